@@ -1,1 +1,43 @@
+"""Read any returned file (xlsx, xls, ods) into one neutral `Grid`.
 
+`read_grid` is the only entry point the rest of xlperf needs. It detects the
+format from the bytes, picks the reader, and guarantees that whatever goes
+wrong comes back as `UnreadableFile` with a stable code, a Chinese reason and
+the path — never a traceback.
+"""
+from __future__ import annotations
+
+import os
+from ..errors import UnreadableFile
+from .detect import MSG_CORRUPT, MSG_ENCRYPTED, fail, sniff, too_large_message
+from .grid import Grid, Sheet
+
+__all__ = ["Grid", "Sheet", "read_grid", "sniff"]
+
+
+def read_grid(path: str | os.PathLike, *, max_uncompressed: int = 50_000_000,
+              max_cells: int = 2_000_000) -> Grid:
+    """Read a workbook into a `Grid`; raise `UnreadableFile` if it cannot be read.
+
+    `max_uncompressed` caps each zip part's inflated size (decompression bombs);
+    `max_cells` caps the total number of cells over all sheets.
+    """
+    fmt = sniff(path)
+    try:
+        if fmt == "xlsx":
+            from .xlsx import read_xlsx
+            return read_xlsx(path, max_uncompressed=max_uncompressed, max_cells=max_cells)
+        from .calamine import read_with_calamine
+        return read_with_calamine(path, fmt, max_uncompressed=max_uncompressed, max_cells=max_cells)
+    except UnreadableFile as e:
+        if not e.path:
+            e.path = str(path)
+        raise
+    except MemoryError:
+        raise fail(path, "file-too-large", too_large_message("内存不足")) from None
+    except RuntimeError as e:
+        if "encrypt" in str(e).lower() or "password" in str(e).lower():
+            raise fail(path, "file-encrypted", MSG_ENCRYPTED) from None
+        raise fail(path, "file-corrupt", MSG_CORRUPT) from None
+    except Exception:   # BadZipFile, zlib.error, ParseError, bad indexes...: all mean a broken file
+        raise fail(path, "file-corrupt", MSG_CORRUPT) from None

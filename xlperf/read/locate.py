@@ -1,0 +1,445 @@
+"""Find the form's fields in a neutral grid.
+
+Our own templates carry defined names for every field (fast and exact, and
+they follow rows a county inserted). Anything else — a copy a county typed
+itself, an .xls or .ods re-save that lost the names — is read by its labels
+and their synonyms. Both paths produce the same `FormData`, and neither knows
+a coordinate: positions come from names or from where the labels are.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from ..labels import Vocabulary, match, norm, norm_label, weight_in_label
+from ..model import FormData, FundsLine, IndicatorLine
+from ..spec import FormSpec
+from .grid import Grid, Sheet
+
+META_SHEET = "_xlperf"
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*年度?")
+_REF = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^!]+))!\$?([A-Z]+)\$?(\d+)(?::\$?([A-Z]+)\$?(\d+))?$")
+# Cells of our template that must hold formulas (by defined-name prefix/suffix).
+FORMULA_NAMES = ("total_weight", "total_score", "grade", "check")
+
+
+def a1(r: int, c: int) -> str:
+    return xl_rowcol_to_cell(r, c)
+
+
+def _col(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def parse_ref(ref: str) -> tuple[str, int, int, int, int] | None:
+    """"'表'!$B$3:$B$9" → (sheet, r0, c0, r1, c1), 0-based."""
+    m = _REF.match(ref.strip())
+    if not m:
+        return None
+    sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
+    r0, c0 = int(m.group(4)) - 1, _col(m.group(3))
+    r1, c1 = (int(m.group(6)) - 1, _col(m.group(5))) if m.group(5) else (r0, c0)
+    return sheet, r0, c0, r1, c1
+
+
+@dataclass
+class Located:
+    """What was found where; the validator reads only this."""
+
+    form_id: str
+    sheet: str
+    by: str                                     # "names" | "labels"
+    data: FormData
+    year: int | None = None
+    title: str = ""
+    funds_label: str = ""
+    declared_level1: dict[str, float] = field(default_factory=dict)   # 产出指标(50分) → 50
+    identity: dict[str, str] | None = None      # the `_xlperf` sheet, if any
+    identity_state: str = ""
+    formula_cells: dict[str, str] = field(default_factory=dict)       # field → A1 that must hold a formula
+    field_cells: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+class _View:
+    """Reads a sheet the way a person sees it: a merged range shows its top-left value."""
+
+    def __init__(self, sheet: Sheet) -> None:
+        self.sheet = sheet
+        self.owner: dict[tuple[int, int], tuple[int, int]] = {}
+        self.span: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+        for r0, c0, r1, c1 in sheet.merged:
+            if (r1 - r0 + 1) * (c1 - c0 + 1) > 20000:
+                continue
+            self.span[(r0, c0)] = (r0, c0, r1, c1)
+            for r in range(r0, r1 + 1):
+                for c in range(c0, c1 + 1):
+                    self.owner[(r, c)] = (r0, c0)
+
+    def value(self, r: int, c: int):
+        return self.sheet.values.get(self.owner.get((r, c), (r, c)))
+
+    def text(self, r: int, c: int) -> str:
+        v = self.value(r, c)
+        return "" if v is None else str(v).strip()
+
+    def right_of(self, r: int, c: int) -> int:
+        """First column right of the (possibly merged) cell at r, c."""
+        top = self.owner.get((r, c), (r, c))
+        span = self.span.get(top)
+        return (span[3] if span else c) + 1
+
+    def fmt(self, r: int, c: int) -> str:
+        return self.sheet.formats.get(self.owner.get((r, c), (r, c)), "")
+
+    def is_own(self, r: int, c: int) -> bool:
+        """True unless the cell is a non-top-left part of a merged range."""
+        return self.owner.get((r, c), (r, c)) == (r, c)
+
+
+def read_identity(grid: Grid) -> tuple[dict[str, str] | None, str]:
+    meta = grid.sheet(META_SHEET)
+    if meta is None:
+        return None, ""
+    out: dict[str, str] = {}
+    for (r, c), v in sorted(meta.values.items()):
+        if c == 0 and v is not None:
+            val = meta.values.get((r, 1))
+            out[str(v)] = "" if val is None else (str(int(val)) if isinstance(val, float) and val.is_integer() else str(val))
+    return out, meta.state
+
+
+def find_year(view: _View, upto_row: int) -> int | None:
+    for (r, c), v in sorted(view.sheet.values.items()):
+        if r > upto_row:
+            break
+        if isinstance(v, str):
+            m = _YEAR.search(norm(v))
+            if m:
+                return int(m.group(1))
+    return None
+
+
+def _line_formats(view: _View, r: int, cols: dict[str, int]) -> dict[str, str]:
+    return {k: f for k, c in cols.items() if (f := view.fmt(r, c))}
+
+
+def _indicator_lines(view: _View, vocab: Vocabulary, cols: dict[str, int], first: int, last: int,
+                     declared: dict[str, float]) -> list[IndicatorLine]:
+    lines: list[IndicatorLine] = []
+    l1 = l2 = ""
+    for r in range(first, last + 1):
+        t1 = view.text(r, cols["level1"]) if "level1" in cols else ""
+        if t1 and norm(t1) not in vocab.na_marks:
+            name1 = norm_label(t1)
+            w = weight_in_label(t1)
+            name1 = vocab.level1.get(name1, name1)
+            if w is not None:
+                declared[name1] = w
+            if name1 != l1:
+                l2 = ""
+            l1 = name1
+        t2 = view.text(r, cols["level2"]) if "level2" in cols else ""
+        if t2:
+            l2 = norm_label(t2)
+        vals = {k: view.value(r, c) for k, c in cols.items() if k not in ("level1", "level2")}
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in vals.values()):
+            continue
+        name = vals.get("name")
+        lines.append(IndicatorLine(
+            level1=l1, level2=l2, name="" if name is None else str(name).strip(),
+            target=vals.get("target"), actual=vals.get("actual"), weight=vals.get("weight"),
+            score=vals.get("score"), reason="" if vals.get("reason") is None else str(vals.get("reason")).strip(),
+            row=r + 1, cells={k: a1(r, c) for k, c in cols.items()}, formats=_line_formats(view, r, cols)))
+    return lines
+
+
+def _funds_line(view: _View, key: str, label: str, r: int, cols: dict[str, tuple[int, int]] | dict[str, int]) -> FundsLine:
+    line = FundsLine(key, label)
+    for ck, c in cols.items():
+        col = c if isinstance(c, int) else c[1]
+        row = r if isinstance(c, int) else c[0]
+        line.values[ck] = view.value(row, col)
+        line.cells[ck] = a1(row, col)
+        if f := view.fmt(row, col):
+            line.formats[ck] = f
+    return line
+
+
+# ---------------------------------------------------------------- by names
+
+def locate_by_names(grid: Grid, spec: FormSpec) -> Located | None:
+    refs = {k: parse_ref(v) for k, v in grid.defined_names.items()}
+    refs = {k: v for k, v in refs.items() if v}
+    if "ind_name" not in refs or "funds_total_spent" not in refs:
+        return None
+    sheet_name = refs["ind_name"][0]
+    sheet = grid.sheet(sheet_name)
+    if sheet is None:
+        return None
+    view = _View(sheet)
+    vocab = Vocabulary(spec)
+    data = FormData()
+    loc = Located(form_id=spec.id, sheet=sheet_name, by="names", data=data)
+    for f in spec.header_fields():
+        if f.key in refs:
+            _, r, c, _, _ = refs[f.key]
+            data.header[f.key] = view.value(r, c)
+            data.cells[f.key] = a1(r, c)
+    for frow in spec.funds_rows:
+        cols = {}
+        for col in spec.funds_columns:
+            ref = refs.get(f"funds_{frow.key}_{col.key}")
+            if ref:
+                cols[col.key] = (ref[1], ref[2])
+        if cols:
+            r = next(iter(cols.values()))[0]
+            data.funds.append(_funds_line(view, frow.key, frow.label, r, cols))
+            for ck in ("rate",) + (("initial_budget", "budget", "spent", "score") if frow.key == "total" else ()):
+                if ck in cols:
+                    loc.formula_cells[f"funds_{frow.key}_{ck}"] = a1(*cols[ck])
+    for key in ("goal_planned", "goal_actual"):
+        if key in refs:
+            _, r, c, _, _ = refs[key]
+            v = view.value(r, c)
+            setattr(data, key, "" if v is None else str(v).strip())
+            data.cells[key] = a1(r, c)
+    cols = {}
+    first = last = None
+    for c in spec.indicator_columns:
+        ref = refs.get(f"ind_{c.key}")
+        if ref:
+            cols[c.key] = ref[2]
+            first, last = ref[1], ref[3]
+    if first is None or "name" not in cols:
+        return None
+    data.indicators = _indicator_lines(view, vocab, cols, first, last, loc.declared_level1)
+    for key in ("total_weight", "total_score", "grade"):
+        if key in refs:
+            _, r, c, _, _ = refs[key]
+            data.printed[key] = view.value(r, c)
+            data.cells[key] = a1(r, c)
+    for key in FORMULA_NAMES:
+        if key in refs:
+            loc.formula_cells[key] = a1(refs[key][1], refs[key][2])
+    loc.year = find_year(view, 3)
+    loc.title = view.text(0, 0)
+    return loc
+
+
+# ---------------------------------------------------------------- by labels
+
+@dataclass
+class _Anchors:
+    sheet: Sheet
+    hits: dict[str, list[tuple[int, int]]]
+    score: int
+
+
+def _scan(sheet: Sheet, vocab: Vocabulary) -> _Anchors:
+    hits: dict[str, list[tuple[int, int]]] = {}
+    score = 0
+    for (r, c), v in sheet.values.items():
+        if not isinstance(v, str) or len(v) > 60:
+            continue
+        n = norm_label(v)
+        if not n:
+            continue
+        for group, words in (("ind", vocab.indicators), ("fcol", vocab.funds_columns), ("hdr", vocab.header),
+                             ("frow", vocab.funds_rows)):
+            key = match(words, v)
+            if key:
+                hits.setdefault(f"{group}:{key}", []).append((r, c))
+                score += 1
+        if n in vocab.total:
+            hits.setdefault("total", []).append((r, c))
+        if n in vocab.grade:
+            hits.setdefault("grade", []).append((r, c))
+        if n in vocab.goal_planned:
+            hits.setdefault("goal_planned", []).append((r, c))
+        if n in vocab.goal_actual:
+            hits.setdefault("goal_actual", []).append((r, c))
+        if n in vocab.funds_block or any(n.startswith(b) for b in vocab.funds_block):
+            hits.setdefault("funds_block", []).append((r, c))
+    return _Anchors(sheet, hits, score)
+
+
+def spec_fit(grid: Grid, spec: FormSpec) -> tuple[int, Sheet | None]:
+    """How well a grid's visible sheets show this form's own labels (exact labels count most)."""
+    own = {norm(x) for x in ([spec.title, spec.funds_label, spec.goal_planned, spec.goal_actual]
+                            + [f.label for f in spec.header_fields()] + [c.label for c in spec.funds_columns]
+                            + [c.label for c in spec.indicator_columns] + [r.label for r in spec.funds_rows])}
+    best, best_sheet = 0, None
+    for sheet in grid.visible_sheets():
+        if sheet.name.startswith("_"):
+            continue
+        texts = {norm(v) for v in sheet.values.values() if isinstance(v, str) and len(v) <= 60}
+        s = len(own & texts) * 2
+        if any(norm(spec.title) == t or (norm(spec.title) in t and "年" in t) for t in texts):
+            s += 3
+        if s > best:
+            best, best_sheet = s, sheet
+    return best, best_sheet
+
+
+def locate_by_labels(grid: Grid, spec: FormSpec, sheet: Sheet) -> Located | None:
+    vocab = Vocabulary(spec)
+    anchors = _scan(sheet, vocab)
+    hits = anchors.hits
+    view = _View(sheet)
+    if "ind:name" not in hits:
+        return None
+    ind_r, _ = min(hits["ind:name"])
+    cols: dict[str, int] = {}
+    for key in ("level1", "level2", "name", "target", "actual", "weight", "score", "reason"):
+        for r, c in sorted(hits.get(f"ind:{key}", [])):
+            if abs(r - ind_r) <= 1 and view.is_own(r, c):
+                cols[key] = c
+                break
+    data = FormData()
+    loc = Located(form_id=spec.id, sheet=sheet.name, by="labels", data=data)
+
+    # The indicator block runs from below its header to the 总分/合计 row.
+    end = max(r for (r, _) in sheet.values) if sheet.values else ind_r
+    total_row = None
+    for r, c in sorted(hits.get("total", [])):
+        if r > ind_r and c < cols.get("name", 99):
+            total_row = r
+            break
+    last = (total_row - 1) if total_row is not None else end
+    for r, c in sorted(hits.get("grade", [])):
+        if r > ind_r:
+            last = min(last, r - 1)
+            break
+    data.indicators = _indicator_lines(view, vocab, cols, ind_r + 1, last, loc.declared_level1)
+    if total_row is not None:
+        for key, col in (("total_weight", "weight"), ("total_score", "score")):
+            if col in cols:
+                data.printed[key] = view.value(total_row, cols[col])
+                data.cells[key] = a1(total_row, cols[col])
+    for r, c in sorted(hits.get("grade", [])):
+        if r > ind_r:
+            vc = view.right_of(r, c)
+            for cc in range(vc, vc + 10):
+                if view.text(r, cc):
+                    data.printed["grade"] = view.value(r, cc)
+                    data.cells["grade"] = a1(r, cc)
+                    break
+            break
+
+    # Header fields: the value right of each label.
+    label_cells = {p for k, v in hits.items() if k.startswith("hdr:") for p in v}
+    for f in spec.header_fields():
+        for r, c in sorted(hits.get(f"hdr:{f.key}", [])):
+            if r >= ind_r:
+                continue
+            vc = view.right_of(r, c)
+            data.cells[f.key] = a1(r, vc)
+            value = None
+            for cc in range(vc, vc + 12):
+                if (r, cc) in label_cells or (r, view.owner.get((r, cc), (r, cc))[1]) in label_cells:
+                    break
+                if view.text(r, cc):
+                    value, data.cells[f.key] = view.value(r, cc), a1(r, cc)
+                    break
+            data.header[f.key] = value
+            break
+
+    # Funds block: the header row holding 全年执行数, rows labelled below it.
+    spent_hits = [p for p in sorted(hits.get("fcol:spent", [])) if p[0] < ind_r]
+    if spent_hits:
+        fr, _ = spent_hits[0]
+        fcols: dict[str, int] = {}
+        for key in ("initial_budget", "budget", "spent", "weight", "rate", "score"):
+            for r, c in sorted(hits.get(f"fcol:{key}", [])):
+                if r == fr and view.is_own(r, c):
+                    fcols[key] = c
+                    break
+        first_col = min(fcols.values())
+        for r in range(fr + 1, ind_r):
+            label_key, label = None, ""
+            for c in range(0, first_col):
+                t = view.text(r, c)
+                if not t or not view.is_own(r, c):
+                    continue
+                k = match(vocab.funds_rows, t)
+                if k:
+                    label_key, label = k, t
+                    break
+                if norm_label(t) not in vocab.funds_block and not any(norm_label(t).startswith(b) for b in vocab.funds_block):
+                    label = t
+            if norm_label(label) in vocab.goal_planned | vocab.goal_actual or any(
+                    p[0] == r for p in hits.get("goal_planned", []) + hits.get("goal_actual", [])):
+                break
+            has_numbers = any(view.value(r, c) is not None for c in fcols.values())
+            if label_key is None and not (label and has_numbers):
+                if label and not has_numbers:
+                    continue
+                if not label:
+                    continue
+            key = label_key or f"row{r + 1}"
+            if data.funds_line(key):
+                key = f"{key}{r + 1}"
+            data.funds.append(_funds_line(view, key, label, r, fcols))
+        if data.funds and data.funds[0].key != "total":
+            total = data.funds_line("total")
+            if total:
+                data.funds.remove(total)
+                data.funds.insert(0, total)
+        fb = [p for p in hits.get("funds_block", []) if p[0] <= fr + len(data.funds)]
+        loc.funds_label = view.text(*fb[0]) if fb else ""
+
+    # Goal texts: below their labels (official layout) or else to the right.
+    for key, hk in (("goal_planned", "goal_planned"), ("goal_actual", "goal_actual")):
+        for r, c in sorted(hits.get(hk, [])):
+            if r >= ind_r:
+                continue
+            below = view.text(r + 1, c) if view.is_own(r + 1, c) or view.owner.get((r + 1, c)) == (r + 1, c) else ""
+            if below and norm_label(below) not in vocab.goal_actual | vocab.goal_planned:
+                setattr(data, key, below)
+                data.cells[key] = a1(r + 1, c)
+            else:
+                vc = view.right_of(r, c)
+                setattr(data, key, view.text(r, vc))
+                data.cells[key] = a1(r, vc)
+            break
+    loc.year = find_year(view, ind_r)
+    loc.title = next((view.text(r, c) for (r, c) in sorted(sheet.values) if view.text(r, c)), "")
+    return loc
+
+
+def locate(grid: Grid, specs: list[FormSpec], form_hint: str | None = None) -> Located | None:
+    """Recognise the form variant and extract its content; None if no form is found."""
+    identity, state = read_identity(grid)
+    order = list(specs)
+    hint = (identity or {}).get("form_id") or form_hint
+    if hint:
+        order.sort(key=lambda s: s.id != hint)
+    if identity and grid.defined_names:
+        for spec in order:
+            if spec.id == identity.get("form_id"):
+                loc = locate_by_names(grid, spec)
+                if loc:
+                    loc.identity, loc.identity_state = identity, state
+                    if identity.get("year", "").isdigit():
+                        loc.year = loc.year or int(identity["year"])
+                    return loc
+    ranked = sorted(((spec_fit(grid, s), i, s) for i, s in enumerate(order)), key=lambda t: (-t[0][0], t[1]))
+    for (fit, sheet), _, spec in ranked:
+        if sheet is None or fit < 6:
+            continue
+        loc = locate_by_labels(grid, spec, sheet)
+        if loc and (loc.data.indicators or loc.data.funds):
+            loc.identity, loc.identity_state = identity, state
+            return loc
+    if grid.defined_names:
+        for spec in order:
+            loc = locate_by_names(grid, spec)
+            if loc:
+                loc.identity, loc.identity_state = identity, state
+                return loc
+    return None

@@ -1,0 +1,348 @@
+"""xlsx/xlsm reader: zipfile + ElementTree, one pass per part.
+
+This is the hot path (tens of thousands of returns), so it reads the XML parts
+directly instead of going through openpyxl (about 1.6 ms against 50 ms per
+form, see perf-baseline.md). It gives what the checks need and calamine does
+not: formula text, sheet protection, locked flags and number formats.
+Every part's declared uncompressed size is checked before it is inflated.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+import zipfile
+from datetime import datetime, timedelta
+from xml.etree.ElementTree import Element, fromstring
+
+from .detect import MSG_CORRUPT, fail, too_large_message
+from .grid import Grid, Sheet
+
+_MAIN_NS = ("http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+            "http://purl.oclc.org/ooxml/spreadsheetml/main")
+_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+_APP_NS = ("http://schemas.openxmlformats.org/officeDocument/2006/extended-properties",
+           "http://purl.oclc.org/ooxml/officeDocument/extendedProperties")
+
+BUILTIN_FORMATS = {
+    1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 5: '"¥"#,##0;"¥"\\-#,##0',
+    6: '"¥"#,##0;[Red]"¥"\\-#,##0', 7: '"¥"#,##0.00;"¥"\\-#,##0.00', 8: '"¥"#,##0.00;[Red]"¥"\\-#,##0.00',
+    9: "0%", 10: "0.00%", 11: "0.00E+00", 12: "# ?/?", 13: "# ??/??",
+    14: "yyyy/m/d", 15: "d-mmm-yy", 16: "d-mmm", 17: "mmm-yy", 18: "h:mm AM/PM", 19: "h:mm:ss AM/PM",
+    20: "h:mm", 21: "h:mm:ss", 22: "yyyy/m/d h:mm",
+    27: 'yyyy"年"m"月"', 28: 'm"月"d"日"', 29: 'm"月"d"日"', 30: "m-d-yy", 31: 'yyyy"年"m"月"d"日"',
+    32: 'h"时"mm"分"', 33: 'h"时"mm"分"ss"秒"', 34: '上午/下午h"时"mm"分"', 35: '上午/下午h"时"mm"分"ss"秒"',
+    36: 'yyyy"年"m"月"',
+    37: "#,##0 ;(#,##0)", 38: "#,##0 ;[Red](#,##0)", 39: "#,##0.00;(#,##0.00)", 40: "#,##0.00;[Red](#,##0.00)",
+    41: '_ * #,##0_ ;_ * \\-#,##0_ ;_ * "-"_ ;_ @_ ', 42: '_ "¥"* #,##0_ ;_ "¥"* \\-#,##0_ ;_ "¥"* "-"_ ;_ @_ ',
+    43: '_ * #,##0.00_ ;_ * \\-#,##0.00_ ;_ * "-"??_ ;_ @_ ',
+    44: '_ "¥"* #,##0.00_ ;_ "¥"* \\-#,##0.00_ ;_ "¥"* "-"??_ ;_ @_ ',
+    45: "mm:ss", 46: "[h]:mm:ss", 47: "mm:ss.0", 48: "##0.0E+0", 49: "@",
+    50: 'yyyy"年"m"月"', 51: 'm"月"d"日"', 52: 'yyyy"年"m"月"', 53: 'm"月"d"日"', 54: 'm"月"d"日"',
+    55: '上午/下午h"时"mm"分"', 56: '上午/下午h"时"mm"分"ss"秒"', 57: 'yyyy"年"m"月"', 58: 'm"月"d"日"',
+}
+DATE_IDS = frozenset([*range(14, 23), *range(27, 37), 45, 46, 47, *range(50, 59)])
+_STRIP = re.compile(r'"[^"]*"|\\.|_.|\*.|\[(?![hms]+\])[^\]]*\]', re.I)
+_DATE_CHARS = re.compile(r"[ymdhs]", re.I)
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_CELL = re.compile(r"([A-Z]+)(\d+)")
+_EPOCH_1900 = datetime(1899, 12, 30)
+_EPOCH_1904 = datetime(1904, 1, 1)
+
+
+def is_date_format(code: str) -> bool:
+    """True if a number format code shows a date or time (y/m/d/h/s outside quotes and brackets)."""
+    if not code or code.lower() == "general":
+        return False
+    return bool(_DATE_CHARS.search(_STRIP.sub("", code.split(";")[0])))
+
+
+def serial_to_datetime(v: float, date1904: bool = False) -> datetime | None:
+    if date1904:
+        base = _EPOCH_1904
+    elif v < 60:
+        base = _EPOCH_1900 + timedelta(days=1)     # Excel's phantom 1900-02-29
+    else:
+        base = _EPOCH_1900
+    if not 0 <= v < 2958466:
+        return None
+    return base + timedelta(milliseconds=round(v * 86_400_000))
+
+
+def _unescape(s: str) -> str:
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), s) if "_x" in s else s
+
+
+_COLS: dict[str, int] = {}
+
+
+def _col(letters: str) -> int:
+    n = _COLS.get(letters)
+    if n is None:
+        n = 0
+        for ch in letters:
+            n = n * 26 + ord(ch) - 64
+        n -= 1
+        _COLS[letters] = n
+    return n
+
+
+def _ref(ref: str) -> tuple[int, int]:
+    m = _CELL.match(ref.replace("$", "").upper())
+    if not m:
+        raise ValueError(f"bad cell reference {ref!r}")
+    return int(m.group(2)) - 1, _col(m.group(1))
+
+
+class _Package:
+    """A zip opened with the size guard in front of every read."""
+
+    def __init__(self, z: zipfile.ZipFile, path, max_uncompressed: int) -> None:
+        self.z = z
+        self.path = path
+        self.max = max_uncompressed
+        self.names = {i.filename: i for i in z.infolist()}
+        self.lower = {n.lower(): n for n in self.names}
+
+    def find(self, name: str) -> zipfile.ZipInfo | None:
+        info = self.names.get(name)
+        if info is None:
+            real = self.lower.get(name.lower())
+            info = self.names.get(real) if real else None
+        return info
+
+    def read(self, name: str) -> bytes | None:
+        info = self.find(name)
+        if info is None:
+            return None
+        if info.file_size > self.max:
+            raise fail(self.path, "file-too-large",
+                       too_large_message(f"{info.filename} 解压后 {info.file_size:,} 字节，上限 {self.max:,} 字节"))
+        data = self.z.read(info)
+        if b"<!DOCTYPE" in data:     # entities have no place in OOXML; refuse expansion tricks
+            raise fail(self.path, "file-corrupt", MSG_CORRUPT)
+        return data
+
+    def xml(self, name: str) -> Element | None:
+        data = self.read(name)
+        return None if data is None else fromstring(data)
+
+    def rels(self, part: str) -> dict[str, tuple[str, str]]:
+        """Relationship id -> (type suffix, resolved part name) for `part`."""
+        d, b = posixpath.split(part)
+        root = self.xml(posixpath.join(d, "_rels", b + ".rels"))
+        out: dict[str, tuple[str, str]] = {}
+        if root is None:
+            return out
+        for rel in root.iter(_PKG_REL):
+            if rel.get("TargetMode") == "External":
+                continue
+            target = rel.get("Target") or ""
+            name = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(d, target))
+            out[rel.get("Id") or ""] = ((rel.get("Type") or "").rsplit("/", 1)[-1], name)
+        return out
+
+
+def _ns_of(root: Element) -> str:
+    tag = root.tag
+    return tag[:tag.index("}") + 1] if tag.startswith("{") else ""
+
+
+def _text_of(si: Element, t_tag: str, r_tag: str) -> str:
+    """Join the visible runs of a string item (phonetic `rPh` runs excluded)."""
+    if len(si) == 1 and si[0].tag == t_tag:
+        return si[0].text or ""
+    parts = []
+    for child in si:
+        if child.tag == t_tag:
+            parts.append(child.text or "")
+        elif child.tag == r_tag:
+            t = child.find(t_tag)
+            if t is not None and t.text:
+                parts.append(t.text)
+    return "".join(parts)
+
+
+def _shared_strings(pkg: _Package, part: str | None) -> list[str]:
+    root = pkg.xml(part) if part else None
+    if root is None:
+        return []
+    ns = _ns_of(root)
+    t_tag, r_tag = ns + "t", ns + "r"
+    return [_unescape(_text_of(si, t_tag, r_tag)) for si in root]
+
+
+def _styles(pkg: _Package, part: str | None) -> list[tuple[str, bool, bool]]:
+    """Per cellXfs index: (format code or "", is_date, unlocked)."""
+    root = pkg.xml(part) if part else None
+    if root is None:
+        return []
+    ns = _ns_of(root)
+    custom: dict[int, str] = {}
+    nf = root.find(ns + "numFmts")
+    if nf is not None:
+        for f in nf:
+            try:
+                custom[int(f.get("numFmtId", "-1"))] = f.get("formatCode") or ""
+            except ValueError:
+                continue
+    out: list[tuple[str, bool, bool]] = []
+    xfs = root.find(ns + "cellXfs")
+    if xfs is None:
+        return out
+    prot_tag = ns + "protection"
+    for xf in xfs:
+        try:
+            fid = int(xf.get("numFmtId") or 0)
+        except ValueError:
+            fid = 0
+        code = custom.get(fid) or BUILTIN_FORMATS.get(fid, "")
+        if code.lower() == "general":
+            code = ""
+        is_date = (fid in DATE_IDS and fid not in custom) or is_date_format(code)
+        prot = xf.find(prot_tag)
+        unlocked = prot is not None and prot.get("locked") in ("0", "false")
+        out.append((code, is_date, unlocked))
+    return out
+
+
+def read_xlsx(path, *, max_uncompressed: int, max_cells: int) -> Grid:
+    with zipfile.ZipFile(path) as z:
+        pkg = _Package(z, path, max_uncompressed)
+        return _read(pkg, path, max_cells)
+
+
+def _read(pkg: _Package, path, max_cells: int) -> Grid:
+    root_rels = pkg.rels("")
+    wb_part = next((n for t, n in root_rels.values() if t == "officeDocument"), "xl/workbook.xml")
+    wb = pkg.xml(wb_part)
+    if wb is None:
+        raise fail(path, "file-corrupt", MSG_CORRUPT)
+    ns = _ns_of(wb)
+    if ns.strip("{}") not in _MAIN_NS:
+        raise fail(path, "file-corrupt", MSG_CORRUPT)
+    rels = pkg.rels(wb_part)
+    by_type = {t: n for t, n in rels.values()}
+    sst = _shared_strings(pkg, by_type.get("sharedStrings"))
+    styles = _styles(pkg, by_type.get("styles"))
+    pr = wb.find(ns + "workbookPr")
+    date1904 = pr is not None and pr.get("date1904") in ("1", "true")
+
+    grid = Grid(path=str(path), format="xlsx")
+    sheets_el = wb.find(ns + "sheets")
+    budget = [max_cells]
+    for el in (sheets_el if sheets_el is not None else ()):
+        rid = next((v for k, v in el.attrib.items() if k.endswith("}id")), None)
+        sheet = Sheet(name=el.get("name") or "", state=el.get("state") or "visible")
+        target = rels.get(rid or "")
+        if target is not None:
+            root = pkg.xml(target[1])
+            if root is not None:
+                _fill_sheet(sheet, root, sst, styles, date1904, budget, path)
+        grid.sheets.append(sheet)
+
+    names_el = wb.find(ns + "definedNames")
+    if names_el is not None:
+        for dn in names_el:
+            name = dn.get("name") or ""
+            if dn.get("localSheetId") is not None or name.lower().startswith("_xlnm.") or not dn.text:
+                continue
+            grid.defined_names[name] = dn.text
+
+    app_part = next((n for t, n in root_rels.values() if t == "extended-properties"), "docProps/app.xml")
+    if pkg.find(app_part) is not None:
+        try:
+            app = pkg.xml(app_part)
+        except SyntaxError:          # a broken app.xml does not make the workbook unreadable
+            app = None
+        if app is not None:
+            for ans in _APP_NS:
+                el = app.find("{%s}Application" % ans)
+                if el is not None and el.text:
+                    grid.application = el.text.strip()
+                    break
+    return grid
+
+
+def _fill_sheet(sheet: Sheet, root: Element, sst: list[str], styles: list[tuple[str, bool, bool]],
+                date1904: bool, budget: list[int], path) -> None:
+    ns = _ns_of(root)
+    c_tag, v_tag, f_tag, is_tag = ns + "c", ns + "v", ns + "f", ns + "is"
+    t_tag, r_tag = ns + "t", ns + "r"
+    values, formats, formulas = sheet.values, sheet.formats, sheet.formulas
+    unlocked: set[tuple[int, int]] = set()
+    n_styles = len(styles)
+    data = root.find(ns + "sheetData")
+    r = -1
+    for row in (data if data is not None else ()):
+        rr = row.get("r")
+        r = int(rr) - 1 if rr else r + 1
+        budget[0] -= len(row)
+        if budget[0] < 0:
+            raise fail(path, "file-too-large", too_large_message("单元格数量超过上限"))
+        c = -1
+        for cell in row:
+            if cell.tag != c_tag:
+                continue
+            ref = cell.get("r")
+            if ref:
+                # fast path: letters then digits
+                i = 0
+                while ref[i] > "9":
+                    i += 1
+                c = _col(ref[:i].upper().replace("$", ""))
+            else:
+                c += 1
+            key = (r, c)
+            s = cell.get("s")
+            style = styles[int(s)] if s and int(s) < n_styles else None
+            t = cell.get("t")
+            f = cell.find(f_tag)
+            if f is not None:
+                formulas[key] = f.text or ""
+            if style is not None:
+                if style[0]:
+                    formats[key] = style[0]
+                if style[2]:
+                    unlocked.add(key)
+            if t == "inlineStr":
+                el = cell.find(is_tag)
+                val = _unescape(_text_of(el, t_tag, r_tag)) if el is not None else ""
+                if val:
+                    values[key] = val
+                continue
+            v = cell.find(v_tag)
+            if v is None:
+                continue
+            text = v.text
+            if text is None or text == "":
+                continue
+            if t is None or t == "n":
+                num = float(text)
+                if style is not None and style[1]:
+                    dt = serial_to_datetime(num, date1904)
+                    values[key] = dt if dt is not None else num
+                else:
+                    values[key] = num
+            elif t == "s":
+                val = sst[int(text)]
+                if val:
+                    values[key] = val
+            elif t == "b":
+                values[key] = text.strip() in ("1", "true")
+            elif t == "d":
+                values[key] = datetime.fromisoformat(text.strip().rstrip("Z"))
+            else:   # "str", "e"
+                values[key] = _unescape(text)
+    merged = root.find(ns + "mergeCells")
+    if merged is not None:
+        for m in merged:
+            ref = m.get("ref")
+            if not ref:
+                continue
+            a, _, b = ref.partition(":")
+            r0, c0 = _ref(a)
+            r1, c1 = _ref(b) if b else (r0, c0)
+            sheet.merged.append((min(r0, r1), min(c0, c1), max(r0, r1), max(c0, c1)))
+    prot = root.find(ns + "sheetProtection")
+    sheet.protected = prot is not None and prot.get("sheet") in ("1", "true")
+    sheet.unlocked = unlocked

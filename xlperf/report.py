@@ -1,0 +1,55 @@
+"""How a check result is shown: a terminal table and the JSON document."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from .check import CheckResult
+from .findings import SEVERITY_ZH
+
+_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
+
+
+def result_json(r: CheckResult) -> dict:
+    """The documented JSON shape (rates as fractions); extra keys are allowed."""
+    f = r.funds or {}
+    return {
+        "path": r.path, "readable": r.readable, "format": r.format, "form": r.form, "year": r.year,
+        "project": r.project, "unit": r.unit, "department": r.department, "sheet": r.sheet,
+        "located_by": r.located_by,
+        "funds": {"budget": f.get("budget"), "spent": f.get("spent"), "rate": f.get("rate"), "score": f.get("score"),
+                  "initial_budget": f.get("initial_budget"), "weight": f.get("weight"),
+                  "suggested_score": f.get("suggested_score")},
+        "indicators": [{"level1": i.level1, "level2": i.level2, "name": i.name, "weight": i.weight,
+                        "target": i.target, "actual": i.actual, "score": i.score,
+                        "suggested_score": i.suggested_score, "cell": i.cell, "kind": i.kind, "status": i.status,
+                        "reason": i.reason} for i in r.indicators],
+        "total_score": r.total_score, "total_weight": r.total_weight, "grade": r.grade,
+        "printed_total": r.printed_total if not isinstance(r.printed_total, (bytes,)) else None,
+        "printed_grade": r.printed_grade,
+        "errors": r.errors, "warnings": r.warnings,
+        "findings": [{"code": x.code, "severity": x.severity, "cell": x.cell, "sheet": x.sheet, "field": x.field,
+                      "message": x.message} for x in r.findings],
+    }
+
+
+def print_result(console: Console, r: CheckResult) -> None:
+    if not r.readable or r.form is None:
+        console.print(f"[bold]{r.path}[/bold]  [red]{r.findings[0].message if r.findings else '无法读取'}[/red] "
+                      f"[dim][{r.findings[0].code if r.findings else ''}][/dim]")
+        return
+    rate = r.funds.get("rate")
+    head = (f"[bold]{r.path}[/bold]  {r.unit or '（未填单位）'} · {r.project or '（未填项目）'} · {r.year or ''}年度 · "
+            f"执行率 {'—' if rate is None else f'{rate * 100:.2f}%'} · 总分 {r.total_score if r.total_score is not None else '—'}"
+            f" · {r.grade or ''}")
+    console.print(head, highlight=False)
+    if not r.findings:
+        console.print("  [green]未发现问题[/green]")
+        return
+    t = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for col in ("严重程度", "单元格", "代码", "问题说明"):
+        t.add_column(col, overflow="fold")
+    for f in r.findings:
+        t.add_row(f"[{_STYLE[f.severity]}]{SEVERITY_ZH[f.severity]}[/]", f.cell or "—", f.code, f.message)
+    console.print(t)
+    console.print(f"  共 {r.errors} 个错误，{r.warnings} 个警告", highlight=False)

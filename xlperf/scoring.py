@@ -1,0 +1,136 @@
+"""The official scoring rules (domain §3) as plain functions.
+
+The engine *suggests* a score per row; counties may judge differently (real
+forms round down or score by band), so a typed score that differs is a
+finding for a person to look at, never a rejection.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Sequence
+
+from .values import Value, classify_qualitative
+
+
+@dataclass(frozen=True)
+class QualBand:
+    name: str
+    low: float            # fraction of the weight, inclusive
+    high: float           # fraction of the weight
+    high_inclusive: bool = False
+
+
+DEFAULT_QUAL_BANDS: tuple[QualBand, ...] = (
+    QualBand("达成年度指标", 0.8, 1.0, True),
+    QualBand("部分达成年度指标并具有一定效果", 0.6, 0.8, False),
+    QualBand("未达成年度指标且效果较差", 0.0, 0.6, False),
+)
+
+
+@dataclass(frozen=True)
+class Grade:
+    name: str
+    min: float
+    min_inclusive: bool = True
+
+
+@dataclass(frozen=True)
+class ScoringRules:
+    budget_score: str = "proportional"        # or "proportional_floor_int"
+    reverse_formula: str = "g1"               # or "ratio"
+    overachieve_ratio: float = 1.2
+    deviation_tolerance: float = 0.5
+    low_execution_rate: float = 0.9
+    qualitative_bands: tuple[QualBand, ...] = DEFAULT_QUAL_BANDS
+
+
+def round2(x: float) -> float:
+    """Round half up to 2 decimals, as Excel's ROUND does (not banker's rounding)."""
+    return float(Decimal(repr(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def budget_score(weight: float, rate: float | None, rules: ScoringRules) -> float | None:
+    if rate is None:
+        return None
+    raw = weight * min(max(rate, 0.0), 1.0)
+    if rules.budget_score == "proportional_floor_int":
+        return float(Decimal(repr(raw)).quantize(Decimal("1"), rounding=ROUND_DOWN))
+    return round2(raw)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    score: float | None
+    low: float | None = None
+    high: float | None = None
+    high_inclusive: bool = True
+    kind: str = "unknown"       # positive | negative | equal | qualitative | unknown
+    band: int | None = None
+    overachieved: bool = False
+    note: str = ""
+
+
+_COMPATIBLE = {frozenset({"%", None}), frozenset({"万", "万元"}), frozenset({"万", "万人"}), frozenset({"人", "人次"})}
+
+
+def _units_comparable(t: str | None, a: str | None) -> bool:
+    return t == a or t is None or a is None or frozenset({t, a}) in _COMPATIBLE
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4f}".rstrip("0").rstrip(".")
+
+
+def suggest_score(weight: float, target: Value, actual: Value, rules: ScoringRules) -> Suggestion:
+    w = float(weight or 0.0)
+    quant = (target.kind == "quantitative" and target.number is not None
+             and actual.kind == "quantitative" and actual.number is not None)
+    if quant and not _units_comparable(target.unit, actual.unit):
+        return Suggestion(None, kind="unknown", note="单位不一致，无法计算")
+    if not quant:
+        if target.kind in ("empty", "na") or actual.kind in ("empty", "na"):
+            return Suggestion(None, kind="unknown", note="缺少年度指标值或实际完成值")
+        if target.kind == "quantitative" and target.number is not None and actual.kind == "qualitative":
+            pass  # fall through to the qualitative reading of the actual
+        band = classify_qualitative(target.raw, actual.raw)
+        if band is None or band >= len(rules.qualitative_bands):
+            return Suggestion(None, kind="unknown", note="无法判断完成档次")
+        b = rules.qualitative_bands[band]
+        return Suggestion(None, low=round2(w * b.low), high=round2(w * b.high), high_inclusive=b.high_inclusive,
+                          kind="qualitative", band=band, note=f"定性指标：{b.name}，分值的{b.low:.0%}–{b.high:.0%}")
+    t = float(target.number)  # type: ignore[arg-type]
+    a = max(float(actual.number), 0.0)  # type: ignore[arg-type]
+    direction = target.direction or "positive"
+    # An actual written as a bound ("＜60分钟") counts as its bound value.
+    if direction == "positive":
+        score = w if (a >= t or t == 0) else w * a / t
+        over = t > 0 and a >= rules.overachieve_ratio * t
+        note = f"正向指标：实际 {_fmt(a)} ÷ 目标 {_fmt(t)} × 分值 {_fmt(w)}" if a < t else "正向指标：已完成目标"
+        return Suggestion(round2(score), kind="positive", overachieved=over, note=note)
+    if direction == "negative":
+        if a <= t:
+            return Suggestion(round2(w), kind="negative", note="反向指标：未超过目标值")
+        if rules.reverse_formula == "ratio":
+            score = w * t / a if a else w
+            note = f"反向指标：目标 {_fmt(t)} ÷ 实际 {_fmt(a)} × 分值 {_fmt(w)}"
+        else:
+            score = 0.0 if (t <= 0 or a >= 2 * t) else w * (1 - (a - t) / t)
+            note = f"反向指标：超出目标 {_fmt(a - t)}，按超出比例扣分"
+        return Suggestion(round2(max(score, 0.0)), kind="negative", note=note)
+    # equal
+    if t == 0:
+        return Suggestion(round2(w if a <= 0 else 0.0), kind="equal", note="等于指标：目标为0")
+    score = w if a >= t else w * a / t
+    return Suggestion(round2(score), kind="equal", overachieved=a >= rules.overachieve_ratio * t,
+                      note=f"等于指标：实际 {_fmt(a)}，目标 {_fmt(t)}")
+
+
+def grade_for(total: float | None, grades: Sequence[Grade]) -> str | None:
+    """The first band (highest first) whose lower bound the total meets."""
+    if total is None or not grades:
+        return None
+    for g in grades:
+        if total > g.min or (g.min_inclusive and total == g.min):
+            return g.name
+    return grades[-1].name

@@ -8,9 +8,12 @@ the path — never a traceback.
 from __future__ import annotations
 
 import os
+
 from ..errors import UnreadableFile
+from .calamine import read_with_calamine
 from .detect import MSG_CORRUPT, MSG_ENCRYPTED, fail, sniff, too_large_message
 from .grid import Grid, Sheet
+from .xlsx import read_xlsx
 
 __all__ = ["Grid", "Sheet", "read_grid", "sniff"]
 
@@ -25,9 +28,7 @@ def read_grid(path: str | os.PathLike, *, max_uncompressed: int = 50_000_000,
     fmt = sniff(path)
     try:
         if fmt == "xlsx":
-            from .xlsx import read_xlsx
             return read_xlsx(path, max_uncompressed=max_uncompressed, max_cells=max_cells)
-        from .calamine import read_with_calamine
         return read_with_calamine(path, fmt, max_uncompressed=max_uncompressed, max_cells=max_cells)
     except UnreadableFile as e:
         if not e.path:
@@ -38,6 +39,6 @@ def read_grid(path: str | os.PathLike, *, max_uncompressed: int = 50_000_000,
     except RuntimeError as e:
         if "encrypt" in str(e).lower() or "password" in str(e).lower():
             raise fail(path, "file-encrypted", MSG_ENCRYPTED) from None
-        raise fail(path, "file-corrupt", MSG_CORRUPT) from None
-    except Exception:   # BadZipFile, zlib.error, ParseError, bad indexes...: all mean a broken file
-        raise fail(path, "file-corrupt", MSG_CORRUPT) from None
+        raise fail(path, "file-corrupt", MSG_CORRUPT) from e
+    except Exception as e:   # BadZipFile, zlib.error, ParseError, bad indexes...: all mean a broken file
+        raise fail(path, "file-corrupt", MSG_CORRUPT) from e

@@ -1,0 +1,288 @@
+"""xls and ods reader: python-calamine for values, plus content.xml for ods.
+
+calamine (0.9.1) gives values, sheet visibility and — for xls — merged
+ranges, but no formula text, number formats or protection. For .ods those
+facts are cheap to get from content.xml, so we read it too: protection
+(`table:protected`), formulas (`table:formula`), merged ranges (spans),
+number formats of percentages/numbers/dates, unlocked cells
+(`style:cell-protect="none"`) and named ranges. For .xls they stay unknown
+(`protected=None`, no formulas or formats).
+"""
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from datetime import date, datetime, time, timedelta
+from xml.etree.ElementTree import Element, fromstring
+
+import python_calamine as pc
+
+from .detect import MSG_CORRUPT, MSG_ENCRYPTED, fail, too_large_message
+from .grid import Grid, Sheet
+
+# pyo3 enums are not hashable; their str() is "SheetVisibleEnum.Hidden".
+_STATES = {"Visible": "visible", "Hidden": "hidden", "VeryHidden": "veryHidden"}
+_EPOCH = datetime(1899, 12, 30)
+
+_T = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_O = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+_S = "{urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
+_M = "{urn:oasis:names:tc:opendocument:xmlns:meta:1.0}"
+_N = "{urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0}"
+_REPEAT_CAP = 1000     # expand a repeated cell's facts only this far (trailing blanks repeat 16384×)
+
+
+def _value(v):
+    """calamine's Python value → the grid's (None for empty)."""
+    if v is None or v == "":
+        return None
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, datetime):
+        return v
+    if isinstance(v, date):
+        return datetime(v.year, v.month, v.day)
+    if isinstance(v, time):
+        return datetime.combine(_EPOCH.date(), v)
+    if isinstance(v, timedelta):
+        return _EPOCH + v
+    return v if isinstance(v, str) else str(v)
+
+
+def read_with_calamine(path, fmt: str, *, max_uncompressed: int, max_cells: int) -> Grid:
+    if fmt == "xls" and os.path.getsize(path) > max_uncompressed:
+        raise fail(path, "file-too-large", too_large_message(f"{os.path.getsize(path):,} 字节，上限 {max_uncompressed:,} 字节"))
+    extra: dict[str, Sheet] = {}
+    names: dict[str, str] = {}
+    application = ""
+    if fmt == "ods":
+        extra, names, application = _ods_facts(path, max_uncompressed, max_cells)
+    try:
+        wb = pc.CalamineWorkbook.from_path(str(path))
+    except pc.PasswordError:
+        raise fail(path, "file-encrypted", MSG_ENCRYPTED) from None
+    except pc.CalamineError as e:
+        msg = str(e).lower()
+        if "password" in msg or "encrypt" in msg:
+            raise fail(path, "file-encrypted", MSG_ENCRYPTED) from None
+        raise fail(path, "file-corrupt", MSG_CORRUPT) from None
+    grid = Grid(path=str(path), format=fmt, defined_names=names, application=application)
+    budget = max_cells
+    try:
+        for meta in wb.sheets_metadata:
+            state = _STATES.get(str(meta.visible).rsplit(".", 1)[-1], "visible")
+            if str(meta.typ).rsplit(".", 1)[-1] != "WorkSheet":
+                grid.sheets.append(Sheet(name=meta.name, state=state))
+                continue
+            cs = wb.get_sheet_by_name(meta.name)
+            budget -= cs.total_height * cs.total_width if cs.height else 0
+            if budget < 0:
+                raise fail(path, "file-too-large", too_large_message("单元格数量超过上限"))
+            sheet = extra.get(meta.name) or Sheet(name=meta.name)
+            sheet.state = state
+            values = sheet.values
+            for r, row in enumerate(cs.to_python(skip_empty_area=False) if cs.height else ()):
+                for c, v in enumerate(row):
+                    if v is not None and v != "":
+                        values[(r, c)] = _value(v)
+            if fmt != "ods":
+                sheet.merged = [(r0, c0, r1, c1) for (r0, c0), (r1, c1) in (cs.merged_cell_ranges or ())]
+            grid.sheets.append(sheet)
+    finally:
+        wb.close()
+    return grid
+
+
+# ---------------------------------------------------------------- ods content.xml
+
+def _ods_part(z: zipfile.ZipFile, name: str, path, limit: int) -> Element | None:
+    try:
+        info = z.getinfo(name)
+    except KeyError:
+        return None
+    if info.file_size > limit:
+        raise fail(path, "file-too-large",
+                   too_large_message(f"{name} 解压后 {info.file_size:,} 字节，上限 {limit:,} 字节"))
+    data = z.read(info)
+    if b"<!DOCTYPE" in data:
+        raise fail(path, "file-corrupt", MSG_CORRUPT)
+    return fromstring(data)
+
+
+def _data_styles(*roots: Element | None) -> dict[str, str]:
+    """Data style name → a number format code (numbers, percentages, dates)."""
+    out: dict[str, str] = {}
+    for root in roots:
+        if root is None:
+            continue
+        for el in root.iter():
+            tag = el.tag
+            if not tag.startswith(_N):
+                continue
+            kind = tag[len(_N):]
+            name = el.get(_S + "name")
+            if not name:
+                continue
+            if kind in ("number-style", "percentage-style"):
+                num = el.find(_N + "number")
+                if num is None:
+                    continue
+                places = int(num.get(_N + "decimal-places") or 0)
+                code = ("#,##0" if num.get(_N + "grouping") == "true" else "0") + ("." + "0" * places if places else "")
+                out[name] = code + "%" if kind == "percentage-style" else code
+            elif kind in ("date-style", "time-style"):
+                out[name] = "yyyy-mm-dd" if kind == "date-style" else "hh:mm:ss"
+    return out
+
+
+def _cell_styles(data_styles: dict[str, str], *roots: Element | None) -> dict[str, tuple[str, bool | None]]:
+    """Cell style name → (format code, unlocked?) with parent styles resolved."""
+    raw: dict[str, tuple[str | None, str | None, bool | None]] = {}
+    for root in roots:
+        if root is None:
+            continue
+        for el in root.iter(_S + "style"):
+            if el.get(_S + "family") != "table-cell":
+                continue
+            props = el.find(_S + "table-cell-properties")
+            protect = props.get(_S + "cell-protect") if props is not None else None
+            unlocked = None if protect is None else protect == "none"
+            raw[el.get(_S + "name") or ""] = (el.get(_S + "parent-style-name"), el.get(_S + "data-style-name"), unlocked)
+    out: dict[str, tuple[str, bool | None]] = {}
+    for name in raw:
+        code, unlocked, cur, seen = None, None, name, 0
+        while cur in raw and seen < 20:
+            parent, ds, ul = raw[cur]
+            if code is None and ds:
+                code = data_styles.get(ds, "")
+            if unlocked is None:
+                unlocked = ul
+            cur, seen = parent, seen + 1
+        out[name] = (code or "", unlocked)
+    return out
+
+
+_OF_REF = re.compile(r"\[\$?('(?:[^']|'')+'|[^.\[\]]*)?\.(\$?[A-Z]+\$?\d+)(?::\$?('(?:[^']|'')+'|[^.\[\]]*)?\.(\$?[A-Z]+\$?\d+))?\]")
+
+
+def ods_formula(text: str) -> str:
+    """OpenFormula "of:=[.B3]/[.B2]" → Excel-like "B3/B2" (sheet refs as 'S'!A1, ';' → ',')."""
+    if ":" in text[:5] and text.split(":", 1)[0].isalpha():
+        text = text.split(":", 1)[1]
+    text = text[1:] if text.startswith("=") else text
+
+    def ref(m: re.Match) -> str:
+        sheet = m.group(1).lstrip("$") if m.group(1) else ""
+        out = (sheet + "!" if sheet else "") + m.group(2)
+        return out + (":" + m.group(4) if m.group(4) else "")
+
+    parts = text.split('"')
+    for i in range(0, len(parts), 2):          # outside string literals only
+        parts[i] = _OF_REF.sub(ref, parts[i]).replace(";", ",")
+    return '"'.join(parts)
+
+
+def _ods_facts(path, limit: int, max_cells: int) -> tuple[dict[str, Sheet], dict[str, str], str]:
+    with zipfile.ZipFile(path) as z:
+        content = _ods_part(z, "content.xml", path, limit)
+        styles = _ods_part(z, "styles.xml", path, limit)
+        try:
+            meta = _ods_part(z, "meta.xml", path, limit)
+        except SyntaxError:
+            meta = None
+    gen = meta.find(f".//{_M}generator") if meta is not None else None
+    application = (gen.text or "").strip() if gen is not None else ""
+    if content is None:
+        raise fail(path, "file-corrupt", MSG_CORRUPT)
+    cell_styles = _cell_styles(_data_styles(styles, content), styles, content)
+    sheets: dict[str, Sheet] = {}
+    budget = [max_cells]
+    for table in content.iter(_T + "table"):
+        sheet = Sheet(name=table.get(_T + "name") or "")
+        sheet.protected = table.get(_T + "protected") == "true"
+        sheet.unlocked = set()
+        col_defaults = _column_defaults(table)
+        _walk_rows(table, sheet, cell_styles, col_defaults, [0], budget, path)
+        sheets[sheet.name] = sheet
+    names: dict[str, str] = {}
+    for ne in content.iter(_T + "named-range"):
+        if ne.get(_T + "name") and ne.get(_T + "cell-range-address"):
+            names[ne.get(_T + "name")] = ods_address(ne.get(_T + "cell-range-address"))
+    return sheets, names, application
+
+
+def ods_address(addr: str) -> str:
+    """"$'表'.$B$3:.$B$9" → "'表'!$B$3:$B$9"."""
+    m = re.match(r"^\$?('(?:[^']|'')+'|[^.]+)\.(\$?[A-Z]+\$?\d+)(?::(?:\$?(?:'(?:[^']|'')+'|[^.]+))?\.(\$?[A-Z]+\$?\d+))?$", addr)
+    if not m:
+        return addr
+    sheet = m.group(1)
+    if not sheet.startswith("'"):
+        sheet = "'" + sheet + "'"
+    return f"{sheet}!{m.group(2)}" + (f":{m.group(3)}" if m.group(3) else "")
+
+
+def _column_defaults(table: Element) -> list[tuple[int, str]]:
+    """(first column, default cell style) runs, from table-column elements in any grouping."""
+    out: list[tuple[int, str]] = []
+    col = 0
+    for el in table.iter(_T + "table-column"):
+        n = int(el.get(_T + "number-columns-repeated") or 1)
+        out.append((col, el.get(_T + "default-cell-style-name") or ""))
+        col += n
+    return out
+
+
+def _default_style(defaults: list[tuple[int, str]], c: int) -> str:
+    style = ""
+    for start, name in defaults:
+        if start > c:
+            break
+        style = name
+    return style
+
+
+_ROW_CONTAINERS = {_T + "table-row-group", _T + "table-header-rows", _T + "table-rows"}
+
+
+def _walk_rows(parent: Element, sheet: Sheet, cell_styles, col_defaults, row_no: list[int],
+               budget: list[int], path) -> None:
+    for el in parent:
+        if el.tag in _ROW_CONTAINERS:
+            _walk_rows(el, sheet, cell_styles, col_defaults, row_no, budget, path)
+            continue
+        if el.tag != _T + "table-row":
+            continue
+        reps = int(el.get(_T + "number-rows-repeated") or 1)
+        r0 = row_no[0]
+        row_no[0] += reps
+        c = 0
+        for cell in el:
+            n = int(cell.get(_T + "number-columns-repeated") or 1)
+            if cell.tag == _T + "table-cell" or cell.tag == _T + "covered-table-cell":
+                style = cell.get(_T + "style-name") or _default_style(col_defaults, c)
+                code, unlocked = cell_styles.get(style, ("", None))
+                formula = cell.get(_T + "formula")
+                vt = cell.get(_O + "value-type")
+                if vt == "percentage" and "%" not in code:
+                    code = "0%"
+                spans = (int(cell.get(_T + "number-rows-spanned") or 1), int(cell.get(_T + "number-columns-spanned") or 1))
+                if formula is not None or code or unlocked or spans != (1, 1):
+                    budget[0] -= min(n, _REPEAT_CAP) * min(reps, _REPEAT_CAP)
+                    if budget[0] < 0:
+                        raise fail(path, "file-too-large", too_large_message("单元格数量超过上限"))
+                    for rr in range(r0, r0 + min(reps, _REPEAT_CAP)):
+                        for cc in range(c, c + min(n, _REPEAT_CAP)):
+                            key = (rr, cc)
+                            if formula is not None:
+                                sheet.formulas[key] = ods_formula(formula)
+                            if code and vt not in ("string", None):
+                                sheet.formats[key] = code
+                            if unlocked:
+                                sheet.unlocked.add(key)
+                            if spans != (1, 1) and cell.tag == _T + "table-cell":
+                                sheet.merged.append((rr, cc, rr + spans[0] - 1, cc + spans[1] - 1))
+            c += n

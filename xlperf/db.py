@@ -248,14 +248,12 @@ def replace_targets(conn: sqlite3.Connection, roster_id: int, targets: Iterable[
 
 def deactivate_roster_except(conn: sqlite3.Connection, keep_ids: Iterable[int]) -> int:
     """Rows missing from a re-imported roster stay (their history matters) but drop out of use."""
-    keep = list(keep_ids)
+    keep = set(keep_ids)
     with transaction(conn):
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _keep (id INTEGER PRIMARY KEY)")
-        conn.execute("DELETE FROM _keep")
-        conn.executemany("INSERT OR IGNORE INTO _keep (id) VALUES (?)", [(i,) for i in keep])
-        cur = conn.execute("UPDATE roster SET active = 0 WHERE active = 1 AND id NOT IN (SELECT id FROM _keep)")
-        conn.execute("DELETE FROM _keep")
-        return cur.rowcount
+        active = [r[0] for r in conn.execute("SELECT id FROM roster WHERE active = 1")]
+        drop = [(i,) for i in active if i not in keep]
+        conn.executemany("UPDATE roster SET active = 0 WHERE id = ?", drop)
+    return len(drop)
 
 
 def roster_rows(conn: sqlite3.Connection, *, include_inactive: bool = False) -> list[sqlite3.Row]:

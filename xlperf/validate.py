@@ -17,6 +17,7 @@ from .scoring import Suggestion, budget_score, grade_for, round2, suggest_score
 from .spec import FormSpec
 from .values import Amount, Value, is_na, parse_amount, parse_rate, parse_value
 
+DEVIATION_SHARE = 0.05          # on small weights, a typed score may differ by at most 5 % of the weight
 MONEY_LIMIT = 1_000_000.0        # 万元: a project above 100亿 was almost surely typed in 元
 REASON_WORDS = ("执行", "资金", "结转", "结余", "支付", "拨付", "原因", "进度", "未完成")
 
@@ -211,7 +212,10 @@ def check_indicators(ctx: _Ctx, outcome: Outcome) -> None:
             ctx.add("indicator-name-missing", WARNING, "已填写分值或得分，但三级指标名称为空", c.get("name", ""), "name")
         if weight is None and (line.name or score is not None):
             ctx.add("weight-missing", ERROR, f"“{label}”未填写分值", c.get("weight", ""), "weight")
-        sug = suggest_score(weight or 0.0, target, actual, rules) if weight else None
+        # Without a 分值 column (transfer-payment forms) a unit weight still tells direction and over-completion.
+        sug = suggest_score(weight if weight else 1.0, target, actual, rules)
+        if not weight:
+            sug = Suggestion(None, kind=sug.kind, band=sug.band, overachieved=sug.overachieved, note=sug.note)
         if weight is not None and weight > 0 and score is None:
             ctx.add("score-missing", ERROR, f"“{label}”分值为 {fmt(weight)}，但得分未填写", c.get("score", ""), "score")
         if score is not None and (score < -1e-9 or (weight is not None and score > weight + 0.005)):
@@ -227,8 +231,9 @@ def check_indicators(ctx: _Ctx, outcome: Outcome) -> None:
             ctx.add("unit-mismatch", WARNING,
                     f"“{label}”年度指标值单位“{target.unit}”与实际完成值单位“{actual.unit}”不一致，请核实",
                     c.get("actual", ""), "actual")
-        if sug and score is not None and weight:
-            if sug.score is not None and abs(score - sug.score) > rules.deviation_tolerance + 1e-9:
+        if score is not None and weight:
+            tolerance = min(rules.deviation_tolerance, DEVIATION_SHARE * weight)
+            if sug.score is not None and abs(score - sug.score) > tolerance + 1e-9:
                 ctx.add("score-deviates", WARNING,
                         f"得分 {fmt(score)} 与按完成情况计算的建议得分 {fmt(sug.score)} 相差较大（{sug.note}）",
                         c.get("score", ""), "score")
@@ -241,17 +246,20 @@ def check_indicators(ctx: _Ctx, outcome: Outcome) -> None:
                             f"得分应在 {fmt(sug.low)}–{fmt(sug.high)} 之间，实际为 {fmt(score)}", c.get("score", ""), "score")
         reason = line.reason.strip()
         if score is not None and weight is not None and score < weight - 0.005 and not reason:
-            ctx.add("reason-required", ERROR, f"“{label}”得分 {fmt(score)} 低于分值 {fmt(weight)}，须填写偏差原因及改进措施",
-                    c.get("reason", ""), "reason")
-        if sug and sug.overachieved and not reason:
+            # Not met → the 说明 requires a reason (error). Met but docked by the evaluator → a warning.
+            met = sug.score is not None and sug.score >= weight - 0.005
+            ctx.add("reason-required", WARNING if met else ERROR,
+                    f"“{label}”得分 {fmt(score)} 低于分值 {fmt(weight)}，须填写偏差原因及改进措施"
+                    + ("（指标已完成但未得满分，请说明扣分理由）" if met else ""), c.get("reason", ""), "reason")
+        if sug.overachieved and not reason:
             ctx.add("overachieve-note", WARNING,
                     f"“{label}”实际完成值 {actual.raw} 超过年度指标值 {target.raw} 较多，请分析原因（是否目标设定偏低）",
                     c.get("reason", ""), "reason")
         outcome.indicators.append(IndicatorResult(
             level1=line.level1, level2=line.level2, name=line.name, weight=weight, target=target.raw, actual=actual.raw,
-            score=score, suggested_score=sug.score if sug else None, cell=c.get("score", ""), row=line.row,
-            reason=reason, kind=sug.kind if sug else "", status=_status(score, weight, sug) if sug else "",
-            suggested_low=sug.low if sug else None, suggested_high=sug.high if sug else None,
+            score=score, suggested_score=sug.score, cell=c.get("score", "") or c.get("actual", ""), row=line.row,
+            reason=reason, kind=sug.kind, status=_status(score, weight, sug),
+            suggested_low=sug.low, suggested_high=sug.high,
             target_unit=target.unit, actual_unit=actual.unit))
 
 
@@ -266,6 +274,8 @@ def _number(ctx: _Ctx, raw: object, cell: str, what: str) -> float | None:
 
 def check_weights(ctx: _Ctx, outcome: Outcome) -> None:
     spec, loc = ctx.spec, ctx.loc
+    if not any("weight" in l.cells for l in loc.data.indicators):
+        return  # a form without 分值 columns (transfer-payment layout) has no weights to check
     policy = spec.level1_weights()
     sums: dict[str, float] = {}
     first_cell: dict[str, str] = {}

@@ -64,6 +64,8 @@ def _sniff_zip(path) -> str:
             if "mimetype" in names:
                 info = z.getinfo("mimetype")
                 if info.file_size <= 200 and z.read("mimetype").strip() in ODS_MIMETYPES:
+                    if _ods_encrypted(z, names):
+                        raise fail(path, "file-encrypted", MSG_ENCRYPTED)
                     return "ods"
             lower = {n.lower() for n in names}
             if "xl/workbook.xml" in lower or _office_document(z, names).endswith(".xml") and \
@@ -76,6 +78,12 @@ def _sniff_zip(path) -> str:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError, RuntimeError):
         raise fail(path, "file-corrupt", MSG_CORRUPT) from None
     raise fail(path, "not-a-spreadsheet", MSG_NOT_SHEET)
+
+
+def _ods_encrypted(z: zipfile.ZipFile, names: set[str]) -> bool:
+    """An ODF package with an open password lists `encryption-data` in its manifest."""
+    m = "META-INF/manifest.xml"
+    return m in names and z.getinfo(m).file_size <= 5_000_000 and b"encryption-data" in z.read(m)
 
 
 def _office_document(z: zipfile.ZipFile, names: set[str]) -> str:

@@ -150,12 +150,25 @@ def _indicator_lines(view: _View, vocab: Vocabulary, cols: dict[str, int], first
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in vals.values()):
             continue
         name = vals.get("name")
+        if "target_op" in vals or "target_unit" in vals:
+            vals["target"] = _join_target(vals.pop("target_op", None), vals.get("target"), vals.pop("target_unit", None))
         lines.append(IndicatorLine(
             level1=l1, level2=l2, name="" if name is None else str(name).strip(),
             target=vals.get("target"), actual=vals.get("actual"), weight=vals.get("weight"),
             score=vals.get("score"), reason="" if vals.get("reason") is None else str(vals.get("reason")).strip(),
             row=r + 1, cells={k: a1(r, c) for k, c in cols.items()}, formats=_line_formats(view, r, cols)))
     return lines
+
+
+def _join_target(op: object, value: object, unit: object) -> object:
+    """Split columns 指标性质 | 指标值 | 度量单位 → one target text ("≥" "90" "%" → "≥90%")."""
+    op_t = "" if op is None else str(op).strip()
+    if op_t in ("定性",):
+        return value
+    if value is None:
+        return None
+    v = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value).strip()
+    return f"{op_t}{v}{'' if unit is None else str(unit).strip()}"
 
 
 def _funds_line(view: _View, key: str, label: str, r: int, cols: dict[str, tuple[int, int]] | dict[str, int]) -> FundsLine:
@@ -295,7 +308,7 @@ def locate_by_labels(grid: Grid, spec: FormSpec, sheet: Sheet) -> Located | None
         return None
     ind_r, _ = min(hits["ind:name"])
     cols: dict[str, int] = {}
-    for key in ("level1", "level2", "name", "target", "actual", "weight", "score", "reason"):
+    for key in ("level1", "level2", "name", "target", "actual", "weight", "score", "reason", "target_op", "target_unit"):
         for r, c in sorted(hits.get(f"ind:{key}", [])):
             if abs(r - ind_r) <= 1 and view.is_own(r, c):
                 cols[key] = c

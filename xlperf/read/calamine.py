@@ -61,7 +61,8 @@ def read_with_calamine(path, fmt: str, *, max_uncompressed: int, max_cells: int)
     if fmt == "ods":
         extra, names, application = _ods_facts(path, max_uncompressed, max_cells)
     try:
-        wb = pc.CalamineWorkbook.from_path(str(path))
+        with open(path, "rb") as fh:      # from_path would trust the extension; this sniffs the bytes
+            wb = pc.CalamineWorkbook.from_filelike(fh)
     except pc.PasswordError:
         raise fail(path, "file-encrypted", MSG_ENCRYPTED) from None
     except pc.CalamineError as e:
@@ -208,9 +209,11 @@ def _ods_facts(path, limit: int, max_cells: int) -> tuple[dict[str, Sheet], dict
         _walk_rows(table, sheet, cell_styles, col_defaults, [0], budget, path)
         sheets[sheet.name] = sheet
     names: dict[str, str] = {}
-    for ne in content.iter(_T + "named-range"):
-        if ne.get(_T + "name") and ne.get(_T + "cell-range-address"):
-            names[ne.get(_T + "name")] = ods_address(ne.get(_T + "cell-range-address"))
+    # Workbook-level names only: sheet-local ones sit inside their table:table.
+    for ne in content.iterfind(f"{_O}body/{_O}spreadsheet/{_T}named-expressions/{_T}named-range"):
+        name, addr = ne.get(_T + "name") or "", ne.get(_T + "cell-range-address") or ""
+        if name and addr and not name.lower().startswith("_xlnm."):
+            names[name] = ods_address(addr)
     return sheets, names, application
 
 

@@ -62,6 +62,7 @@ class Located:
     identity: dict[str, str] | None = None      # the `_xlperf` sheet, if any
     identity_state: str = ""
     formula_cells: dict[str, str] = field(default_factory=dict)       # field → A1 that must hold a formula
+    uncomputed: set[str] = field(default_factory=set)                 # A1 of formulas saved without a value
     field_cells: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
@@ -411,13 +412,16 @@ def locate_by_labels(grid: Grid, spec: FormSpec, sheet: Sheet) -> Located | None
         for r, c in sorted(hits.get(hk, [])):
             if r >= ind_r:
                 continue
-            below = view.text(r + 1, c) if view.is_own(r + 1, c) or view.owner.get((r + 1, c)) == (r + 1, c) else ""
-            if below and norm_label(below) not in vocab.goal_actual | vocab.goal_planned:
-                setattr(data, key, below)
+            labels = vocab.goal_actual | vocab.goal_planned
+            below_is_text_cell = view.owner.get((r + 1, c), (r + 1, c)) == (r + 1, c)
+            if below_is_text_cell and r + 1 < ind_r:      # official layout: the text sits under its label
+                below = view.text(r + 1, c)
+                setattr(data, key, "" if norm_label(below) in labels else below)
                 data.cells[key] = a1(r + 1, c)
-            else:
+            else:                                        # otherwise to the right of the label
                 vc = view.right_of(r, c)
-                setattr(data, key, view.text(r, vc))
+                right = view.text(r, vc)
+                setattr(data, key, "" if norm_label(right) in labels else right)
                 data.cells[key] = a1(r, vc)
             break
     loc.year = find_year(view, ind_r)
@@ -427,21 +431,31 @@ def locate_by_labels(grid: Grid, spec: FormSpec, sheet: Sheet) -> Located | None
 
 def locate(grid: Grid, specs: list[FormSpec], form_hint: str | None = None) -> Located | None:
     """Recognise the form variant and extract its content; None if no form is found."""
+    loc = _locate(grid, specs, form_hint)
+    if loc is not None:
+        sheet = grid.sheet(loc.sheet)
+        if sheet is not None:
+            # Files written by scripts (openpyxl) keep formulas but no computed values.
+            loc.uncomputed = {a1(r, c) for (r, c) in sheet.formulas if sheet.values.get((r, c)) is None}
+    return loc
+
+
+def _locate(grid: Grid, specs: list[FormSpec], form_hint: str | None = None) -> Located | None:
     identity, state = read_identity(grid)
     order = list(specs)
     hint = (identity or {}).get("form_id") or form_hint
     if hint:
         order.sort(key=lambda s: s.id != hint)
-    if identity and grid.defined_names:
-        for spec in order:
-            if spec.id == identity.get("form_id"):
-                loc = locate_by_names(grid, spec)
-                if loc:
-                    loc.identity, loc.identity_state = identity, state
-                    if identity.get("year", "").isdigit():
-                        loc.year = loc.year or int(identity["year"])
-                    return loc
     ranked = sorted(((spec_fit(grid, s), i, s) for i, s in enumerate(order)), key=lambda t: (-t[0][0], t[1]))
+    if "ind_name" in grid.defined_names:   # our own template: its names are exact, even if `_xlperf` is gone
+        by_id = [s for s in order if identity and s.id == identity.get("form_id")]
+        for spec in by_id or [s for _, _, s in ranked]:
+            loc = locate_by_names(grid, spec)
+            if loc:
+                loc.identity, loc.identity_state = identity, state
+                if (identity or {}).get("year", "").isdigit():
+                    loc.year = loc.year or int(identity["year"])
+                return loc
     for (fit, sheet), _, spec in ranked:
         if sheet is None or fit < 6:
             continue
@@ -449,10 +463,4 @@ def locate(grid: Grid, specs: list[FormSpec], form_hint: str | None = None) -> L
         if loc and (loc.data.indicators or loc.data.funds):
             loc.identity, loc.identity_state = identity, state
             return loc
-    if grid.defined_names:
-        for spec in order:
-            loc = locate_by_names(grid, spec)
-            if loc:
-                loc.identity, loc.identity_state = identity, state
-                return loc
     return None

@@ -72,18 +72,20 @@ def _unescape(s: str) -> str:
     return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), s) if "_x" in s else s
 
 
-_COLS: dict[str, int] = {}
+_COLS: dict[str, int] = {}      # column letters -> index; at most 16384 (+ case/$ variants) entries
+_DIGITS = "0123456789"
 
 
 def _col(letters: str) -> int:
-    n = _COLS.get(letters)
-    if n is None:
-        n = 0
-        for ch in letters:
-            n = n * 26 + ord(ch) - 64
-        n -= 1
-        _COLS[letters] = n
-    return n
+    """"A" → 0, "AB" → 27 (upper-case letters only)."""
+    n = 0
+    for ch in letters:
+        if not "A" <= ch <= "Z":
+            raise ValueError(f"bad column {letters!r}")
+        n = n * 26 + ord(ch) - 64
+    if n == 0:
+        raise ValueError("missing column")
+    return n - 1
 
 
 def _ref(ref: str) -> tuple[int, int]:
@@ -270,7 +272,7 @@ def _fill_sheet(sheet: Sheet, root: Element, sst: list[str], styles: list[tuple[
     t_tag, r_tag = ns + "t", ns + "r"
     values, formats, formulas = sheet.values, sheet.formats, sheet.formulas
     unlocked: set[tuple[int, int]] = set()
-    n_styles = len(styles)
+    style_of = {str(i): st for i, st in enumerate(styles)}
     data = root.find(ns + "sheetData")
     r = -1
     for row in (data if data is not None else ()):
@@ -285,16 +287,17 @@ def _fill_sheet(sheet: Sheet, root: Element, sst: list[str], styles: list[tuple[
                 continue
             ref = cell.get("r")
             if ref:
-                # fast path: letters then digits
-                i = 0
-                while ref[i] > "9":
-                    i += 1
-                c = _col(ref[:i].upper().replace("$", ""))
+                letters = ref.rstrip(_DIGITS)
+                c = _COLS.get(letters)
+                if c is None:
+                    c = _col(letters.upper().replace("$", ""))
+                    if len(_COLS) < 100_000:
+                        _COLS[letters] = c
             else:
                 c += 1
             key = (r, c)
             s = cell.get("s")
-            style = styles[int(s)] if s and int(s) < n_styles else None
+            style = style_of.get(s) if s else None
             t = cell.get("t")
             f = cell.find(f_tag)
             if f is not None:

@@ -1,0 +1,762 @@
+"""The roster (名单): which units get which project form, and the approved targets.
+
+The province office keeps the roster in Excel, so this module writes a
+roster template people can fill in, reads it back tolerating how real sheets
+drift (extra spaces and line breaks in headers, full-width brackets, codes
+stored as numbers), and refuses the whole file while any row is wrong. Every
+problem is listed at once, with its row number, so the clerk fixes the file in
+one pass instead of one error per run.
+
+Sheets: 名单 (one row per unit + project), 绩效指标 (optional: the approved
+indicators and 年度指标值 per project), 填写说明 (instructions, ignored on load).
+Money is in 万元.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+import sqlite3
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import db, regions
+from .errors import RosterError
+from .labels import norm, norm_label
+from .samples import SAMPLE_INDICATORS
+from .values import parse_amount
+
+ROSTER_SHEET = "名单"
+TARGETS_SHEET = "绩效指标"
+INSTRUCTIONS_SHEET = "填写说明"
+
+ROSTER_COLUMNS = ["单位代码", "单位名称", "行政区划代码", "地区名称", "主管部门", "联系人", "邮箱",
+                  "项目名称", "项目代码", "年初预算数", "全年预算数"]
+OPTIONAL_ROSTER_COLUMNS = {"地区名称"}
+TARGET_COLUMNS = ["单位代码", "项目代码", "一级指标", "二级指标", "三级指标", "分值", "年度指标值"]
+
+ROSTER_FIELDS = {"单位代码": "unit_code", "单位名称": "unit_name", "行政区划代码": "region_code",
+                 "地区名称": "region_name", "主管部门": "department", "联系人": "contact", "邮箱": "email",
+                 "项目名称": "project_name", "项目代码": "project_code", "年初预算数": "initial_budget",
+                 "全年预算数": "budget"}
+TARGET_FIELDS = {"单位代码": "unit_code", "项目代码": "project_code", "一级指标": "level1",
+                 "二级指标": "level2", "三级指标": "name", "分值": "weight", "年度指标值": "target"}
+
+# Header spellings seen in the wild, compared after NFKC, whitespace and
+# trailing-bracket removal ("年初预算数（万元）" → 年初预算数).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "单位代码": ("单位编码", "预算单位代码", "预算单位编码"),
+    "单位名称": ("预算单位名称", "预算单位", "实施单位"),
+    "行政区划代码": ("区划代码", "行政区划编码", "区划编码", "行政区划"),
+    "地区名称": ("地区", "区划名称", "行政区划名称", "所属地区"),
+    "主管部门": ("主管部门名称",),
+    "联系人": ("联系人及电话", "联系人电话", "联系方式"),
+    "邮箱": ("电子邮箱", "邮箱地址", "电子邮件", "email", "e-mail"),
+    "项目名称": (),
+    "项目代码": ("项目编码", "项目编号"),
+    "年初预算数": ("年初预算", "年初预算金额"),
+    "全年预算数": ("全年预算", "调整后预算数", "全年预算金额"),
+    "一级指标": (),
+    "二级指标": (),
+    "三级指标": ("指标名称", "三级指标名称"),
+    "分值": ("权重", "指标分值"),
+    "年度指标值": ("指标值", "年度目标值", "目标值"),
+}
+
+# §5.1 of the domain notes: the 2020 单位自评 taxonomy.
+LEVEL2_BY_LEVEL1: dict[str, list[str]] = {
+    "产出指标": ["数量指标", "质量指标", "时效指标", "成本指标"],
+    "效益指标": ["经济效益指标", "社会效益指标", "生态效益指标", "可持续影响指标"],
+    "满意度指标": ["服务对象满意度指标"],
+}
+LEVEL1_WEIGHTS: dict[str, float] = {"产出指标": 50.0, "效益指标": 30.0, "满意度指标": 10.0}
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
+_DIGITS_DOT_ZERO = re.compile(r"(\d+)\.0+")
+_WEIGHT_TOLERANCE = 0.005
+_HEADER_SCAN_ROWS = 10
+
+
+@dataclass
+class TargetRow:
+    row_no: int
+    level1: str
+    level2: str
+    name: str
+    weight: float
+    target: str
+
+
+@dataclass
+class RosterRow:
+    row_no: int
+    unit_code: str
+    unit_name: str
+    region_code: str
+    region_name: str
+    department: str
+    contact: str
+    email: str
+    project_name: str
+    project_code: str
+    initial_budget: float | None
+    budget: float | None
+    targets: list[TargetRow] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.unit_code, self.project_code)
+
+
+# ---------------------------------------------------------------- cell text
+
+def _text(value: object) -> str:
+    """A cell as the clerk sees it: 12.0 → "12", dates as YYYY-MM-DD, stripped."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _code(value: object) -> str:
+    """A code cell as text: 430527.0 and " ４３０５２７ " both give "430527"."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    s = "".join(unicodedata.normalize("NFKC", _text(value)).split())
+    m = _DIGITS_DOT_ZERO.fullmatch(s)
+    return m.group(1) if m else s
+
+
+def _percent_text(value: object, number_format: str) -> str:
+    """年度指标值 typed as 95% in a percent-formatted cell arrives as 0.95."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and "%" in (number_format or ""):
+        return f"{round(value * 100, 6):g}%"
+    return _text(value)
+
+
+def _header_key(value: object) -> str:
+    return norm_label(value).lower()
+
+
+def _header_lookup(labels: list[str]) -> dict[str, str]:
+    lookup: dict[str, str] = {}
+    for label in labels:
+        for spelling in (label, *ALIASES.get(label, ())):
+            lookup.setdefault(_header_key(spelling), label)
+    return lookup
+
+
+# ---------------------------------------------------------------- loading
+
+def _open_workbook(path: Path):
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    path = Path(path)
+    if not path.exists():
+        raise RosterError(f"找不到名单文件 {path}", code="roster-missing", path=str(path))
+    try:
+        return openpyxl.load_workbook(path, data_only=True)
+    except (InvalidFileException, Exception) as exc:  # BadZipFile, KeyError, XML errors: all mean "not a usable .xlsx"
+        hint = "（.xls 或 .et 文件请先在 Excel/WPS 中另存为 .xlsx）" if path.suffix.lower() != ".xlsx" else ""
+        raise RosterError(f"名单文件无法打开：{type(exc).__name__}{hint}", code="roster-unreadable",
+                          path=str(path)) from None
+
+
+def _find_header(ws, lookup: dict[str, str], anchor: str) -> tuple[int, dict[str, int]] | None:
+    """(header row number, label → column index) for the first row naming `anchor`."""
+    for r, row in enumerate(ws.iter_rows(min_row=1, max_row=_HEADER_SCAN_ROWS, values_only=True), start=1):
+        columns: dict[str, int] = {}
+        for c, value in enumerate(row):
+            label = lookup.get(_header_key(value))
+            if label and label not in columns:
+                columns[label] = c
+        if anchor in columns and len(columns) >= 3:
+            return r, columns
+    return None
+
+
+def _sheet(wb, name: str, lookup: dict[str, str], anchor: str, exclude: tuple = ()):
+    """The sheet called `name` (ignoring spaces), else the first other sheet with such a header."""
+    for ws in wb.worksheets:
+        if norm(ws.title) == norm(name):
+            return ws
+    for ws in wb.worksheets:
+        if ws.title in exclude or norm(ws.title) == norm(INSTRUCTIONS_SHEET):
+            continue
+        if _find_header(ws, lookup, anchor) is not None:
+            return ws
+    return None
+
+
+def _data_rows(ws, header_row: int):
+    """(row number, cells) for each non-blank row under the header."""
+    for r, cells in enumerate(ws.iter_rows(min_row=header_row + 1), start=header_row + 1):
+        if any(_text(c.value) for c in cells):
+            yield r, cells
+
+
+def _cell(cells, columns: dict[str, int], label: str):
+    c = columns.get(label)
+    if c is None or c >= len(cells):
+        return None
+    return cells[c]
+
+
+def _money(raw: object, label: str, where: str, problems: list[str]) -> float | None:
+    amount = parse_amount(raw)
+    if amount.value is None:
+        if amount.warnings:
+            problems.append(f"{where}：{label}“{_text(raw)}”不是数字")
+        return None
+    if amount.value < 0:
+        problems.append(f"{where}：{label}“{_text(raw)}”不能为负数")
+        return None
+    return amount.value
+
+
+def _load_units(ws, problems: list[str]) -> list[RosterRow]:
+    title = ws.title
+    found = _find_header(ws, _header_lookup(ROSTER_COLUMNS), "单位代码")
+    if found is None:
+        problems.append(f"{title} 前{_HEADER_SCAN_ROWS}行中找不到表头（应含 {'、'.join(ROSTER_COLUMNS)}）")
+        return []
+    header_row, columns = found
+    missing = [c for c in ROSTER_COLUMNS if c not in columns and c not in OPTIONAL_ROSTER_COLUMNS]
+    if missing:
+        problems.append(f"{title} 第{header_row}行表头缺少列：{'、'.join(missing)}")
+
+    rows: list[RosterRow] = []
+    first_row_of: dict[tuple[str, str], int] = {}
+    for r, cells in _data_rows(ws, header_row):
+        where = f"{title} 第{r}行"
+
+        def value(label: str) -> object:
+            cell = _cell(cells, columns, label)
+            return None if cell is None else cell.value
+
+        unit_code, project_code = _code(value("单位代码")), _code(value("项目代码"))
+        unit_name, project_name = _text(value("单位名称")), _text(value("项目名称"))
+        for label, text in (("单位代码", unit_code), ("单位名称", unit_name),
+                            ("项目名称", project_name), ("项目代码", project_code)):
+            if label in columns and not text:
+                problems.append(f"{where}：缺少{label}")
+
+        email = "".join(unicodedata.normalize("NFKC", _text(value("邮箱"))).split())
+        if email.lower().startswith("mailto:"):
+            email = email[7:]
+        if "邮箱" in columns:
+            if not email:
+                problems.append(f"{where}：缺少邮箱")
+            elif re.search(r"[;,，；、]", email):
+                problems.append(f"{where}：邮箱“{_text(value('邮箱'))}”只能填写一个地址")
+            elif not _EMAIL.fullmatch(email):
+                problems.append(f"{where}：邮箱“{_text(value('邮箱'))}”格式不正确")
+
+        raw_region = value("行政区划代码")
+        region_code = regions.normalize_code(raw_region)
+        if "行政区划代码" in columns:
+            if not _text(raw_region):
+                problems.append(f"{where}：缺少行政区划代码")
+            elif not region_code:
+                problems.append(f"{where}：行政区划代码“{_text(raw_region)}”应为6位数字")
+            elif regions.parse_code(region_code) is None:
+                problems.append(f"{where}：行政区划代码“{region_code}”不是有效的行政区划代码（前两位不是省级代码）")
+
+        initial_budget = _money(value("年初预算数"), "年初预算数", where, problems)
+        budget = _money(value("全年预算数"), "全年预算数", where, problems)
+
+        if unit_code and project_code:
+            first = first_row_of.setdefault((unit_code, project_code), r)
+            if first != r:
+                problems.append(f"{where}：单位代码“{unit_code}”、项目代码“{project_code}”与第{first}行重复")
+
+        rows.append(RosterRow(
+            row_no=r, unit_code=unit_code, unit_name=unit_name, region_code=region_code or _code(raw_region),
+            region_name=_text(value("地区名称")), department=_text(value("主管部门")),
+            contact=_text(value("联系人")), email=email, project_name=project_name,
+            project_code=project_code, initial_budget=initial_budget, budget=budget))
+    if not rows and not missing:
+        problems.append(f"{title} 没有任何数据行")
+    return rows
+
+
+def _canonical(value: str, names: list[str]) -> str | None:
+    """`value` matched against `names`, tolerating spaces and a missing "指标" suffix."""
+    v = norm(value)
+    for name in names:
+        n = norm(name)
+        if v == n or v + "指标" == n or v == n + "指标":
+            return name
+    return None
+
+
+def _load_targets(ws, by_key: dict[tuple[str, str], RosterRow], problems: list[str],
+                  level1_weights: dict[str, float] | None,
+                  level2_by_level1: dict[str, list[str]] | None) -> None:
+    title = ws.title
+    found = _find_header(ws, _header_lookup(TARGET_COLUMNS), "三级指标")
+    if found is None:
+        problems.append(f"{title} 前{_HEADER_SCAN_ROWS}行中找不到表头（应含 {'、'.join(TARGET_COLUMNS)}）")
+        return
+    header_row, columns = found
+    missing = [c for c in TARGET_COLUMNS if c not in columns]
+    if missing:
+        problems.append(f"{title} 第{header_row}行表头缺少列：{'、'.join(missing)}")
+        return
+
+    known_level1: list[str] | None = None
+    if level2_by_level1 is not None or level1_weights is not None:
+        known_level1 = list(dict.fromkeys([*(level2_by_level1 or {}), *(level1_weights or {})]))
+    seen_names: dict[tuple[str, str, str], int] = {}
+    rows_of: dict[tuple[str, str], list[int]] = {}
+    unsure: set[tuple[str, str]] = set()  # projects with a bad weight or 一级: a sum would only repeat that
+    for r, cells in _data_rows(ws, header_row):
+        where = f"{title} 第{r}行"
+
+        def cell(label: str):
+            return _cell(cells, columns, label)
+
+        unit_code = _code(cell("单位代码").value if cell("单位代码") else None)
+        project_code = _code(cell("项目代码").value if cell("项目代码") else None)
+        level1 = _text(cell("一级指标").value if cell("一级指标") else None)
+        level2 = _text(cell("二级指标").value if cell("二级指标") else None)
+        name = _text(cell("三级指标").value if cell("三级指标") else None)
+        c_target = cell("年度指标值")
+        target = _percent_text(c_target.value, c_target.number_format) if c_target is not None else ""
+        raw_weight = cell("分值").value if cell("分值") else None
+
+        for label, text in (("单位代码", unit_code), ("项目代码", project_code),
+                            ("一级指标", level1), ("三级指标", name)):
+            if not text:
+                problems.append(f"{where}：缺少{label}")
+        owner = by_key.get((unit_code, project_code))
+        if unit_code and project_code and owner is None:
+            problems.append(f"{where}：单位代码“{unit_code}”、项目代码“{project_code}”在名单中不存在")
+
+        if level1 and known_level1 is not None:
+            canon1 = _canonical(level1, known_level1)
+            if canon1 is None:
+                unsure.add((unit_code, project_code))
+                problems.append(f"{where}：一级指标“{level1}”不在表样的一级指标（{'、'.join(known_level1)}）中")
+            else:
+                level1 = canon1
+                allowed = (level2_by_level1 or {}).get(canon1)
+                if level2 and allowed is not None:
+                    canon2 = _canonical(level2, allowed)
+                    if canon2 is None:
+                        problems.append(f"{where}：二级指标“{level2}”不属于一级指标“{canon1}”"
+                                        f"（应为：{'、'.join(allowed)}）")
+                    else:
+                        level2 = canon2
+
+        weight_amount = parse_amount(raw_weight)
+        weight = weight_amount.value
+        if weight is None or weight < 0:
+            unsure.add((unit_code, project_code))
+        if weight is None:
+            problems.append(f"{where}：分值“{_text(raw_weight)}”不是数字" if _text(raw_weight)
+                            else f"{where}：缺少分值")
+        elif weight < 0:
+            problems.append(f"{where}：分值“{_text(raw_weight)}”不能为负数")
+            weight = None
+
+        if name and unit_code and project_code:
+            first = seen_names.setdefault((unit_code, project_code, norm(name)), r)
+            if first != r:
+                problems.append(f"{where}：三级指标“{name}”与第{first}行重复（同一项目）")
+
+        if owner is not None:
+            owner.targets.append(TargetRow(row_no=r, level1=level1, level2=level2, name=name,
+                                           weight=weight if weight is not None else 0.0, target=target))
+            rows_of.setdefault(owner.key, []).append(r)
+
+    if level1_weights:
+        for key, row_nos in rows_of.items():
+            if key in unsure:
+                continue
+            owner = by_key[key]
+            for level1, expected in level1_weights.items():
+                total = sum(t.weight for t in owner.targets if t.level1 == level1)
+                if abs(total - float(expected)) > _WEIGHT_TOLERANCE:
+                    problems.append(
+                        f"{title} 第{_ranges(row_nos)}行：单位代码“{owner.unit_code}”、项目代码“{owner.project_code}”"
+                        f"的{level1}分值合计 {total:g}，应为 {float(expected):g}")
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[3, 4, 5, 9] → "3–5、9"."""
+    out: list[str] = []
+    start = prev = numbers[0]
+    for n in numbers[1:] + [None]:  # type: ignore[list-item]
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        out.append(str(start) if start == prev else f"{start}–{prev}")
+        if n is not None:
+            start = prev = n
+    return "、".join(out)
+
+
+def load_roster(path: Path, *, level1_weights: dict[str, float] | None = None,
+                level2_by_level1: dict[str, list[str]] | None = None) -> list[RosterRow]:
+    """Read and check a roster workbook; raise RosterError listing every problem.
+
+    `level1_weights` (一级 → points, only the indicator 一级s, not 预算执行率)
+    turns on the per-project weight-sum check; `level2_by_level1` turns on the
+    taxonomy check. Both normally come from the form definition. A project
+    without any targets is accepted.
+    """
+    wb = _open_workbook(path)
+    problems: list[str] = []
+    try:
+        units_ws = _sheet(wb, ROSTER_SHEET, _header_lookup(ROSTER_COLUMNS), "单位代码")
+        if units_ws is None:
+            raise RosterError(f"找不到“{ROSTER_SHEET}”工作表（表头应含 单位代码、项目代码 等）",
+                              code="roster-invalid", path=str(path),
+                              problems=[f"找不到“{ROSTER_SHEET}”工作表"])
+        rows = _load_units(units_ws, problems)
+        targets_ws = _sheet(wb, TARGETS_SHEET, _header_lookup(TARGET_COLUMNS), "三级指标",
+                            exclude=(units_ws.title,))
+        if targets_ws is not None and targets_ws is not units_ws:
+            by_key = {}
+            for row in rows:
+                by_key.setdefault(row.key, row)
+            _load_targets(targets_ws, by_key, problems, level1_weights, level2_by_level1)
+    finally:
+        wb.close()
+    if problems:
+        raise RosterError(f"名单有 {len(problems)} 处问题，未导入任何内容，请修改后重新导入",
+                          problems=problems, path=str(path))
+    return rows
+
+
+def region_names(rows: list[RosterRow]) -> dict[str, str]:
+    """code → 地区名称 from the roster, for `regions.name_of`."""
+    return {r.region_code: r.region_name for r in rows if r.region_code and r.region_name}
+
+
+# ---------------------------------------------------------------- database
+
+def save_roster(conn: sqlite3.Connection, rows: list[RosterRow], *, deactivate_missing: bool = True) -> int:
+    """Store the roster idempotently, keyed by (单位代码, 项目代码); targets are replaced.
+
+    `rows` is the whole roster: rows stored earlier but absent now are marked
+    inactive (not deleted: their sent mail and returns stay in the ledger).
+    """
+    with db.transaction(conn):
+        ids = []
+        for row in rows:
+            rid = db.upsert_roster_row(conn, {name: getattr(row, name) for name in db.ROSTER_FIELDS})
+            db.replace_targets(conn, rid, [
+                {"seq": i, "level1": t.level1, "level2": t.level2, "name": t.name, "weight": t.weight,
+                 "target": t.target, "row_no": t.row_no} for i, t in enumerate(row.targets, start=1)])
+            ids.append(rid)
+        if deactivate_missing:
+            db.deactivate_roster_except(conn, ids)
+    return len(rows)
+
+
+def rows_from_db(conn: sqlite3.Connection, *, include_inactive: bool = False) -> list[RosterRow]:
+    out = []
+    for r in db.roster_rows(conn, include_inactive=include_inactive):
+        targets = [TargetRow(row_no=t["row_no"], level1=t["level1"], level2=t["level2"], name=t["name"],
+                             weight=t["weight"], target=t["target"]) for t in db.targets_of(conn, r["id"])]
+        out.append(RosterRow(
+            row_no=r["row_no"], unit_code=r["unit_code"], unit_name=r["unit_name"], region_code=r["region_code"],
+            region_name=r["region_name"], department=r["department"], contact=r["contact"], email=r["email"],
+            project_name=r["project_name"], project_code=r["project_code"],
+            initial_budget=r["initial_budget"], budget=r["budget"], targets=targets))
+    return out
+
+
+# ---------------------------------------------------------------- template
+
+_COLUMN_HELP = {
+    "单位代码": ("必填", 14, "预算单位代码，按文本填写（保留开头的0）。与项目代码一起唯一确定一行。"),
+    "单位名称": ("必填", 24, "填报单位全称，例如 绥宁县医疗保障局。"),
+    "行政区划代码": ("必填", 13, "6位行政区划代码（GB/T 2260），例如 430527。用于按市、县汇总。"),
+    "地区名称": ("选填", 12, "区划名称，例如 绥宁县；汇总表中显示。"),
+    "主管部门": ("选填", 22, "主管部门名称，写入表头。"),
+    "联系人": ("选填", 20, "联系人姓名和电话，例如 李明 0739-7621234。"),
+    "邮箱": ("必填", 28, "接收表格的电子邮箱，只填一个地址。"),
+    "项目名称": ("必填", 32, "项目全称，写入表头。"),
+    "项目代码": ("必填", 22, "项目代码，按文本填写。同一单位下不能重复。"),
+    "年初预算数": ("选填", 14, "年初预算数，单位：万元。"),
+    "全年预算数": ("选填", 14, "全年预算数（调整后），单位：万元。"),
+    "一级指标": ("必填", 12, "产出指标 / 效益指标 / 满意度指标（以表样为准）。"),
+    "二级指标": ("选填", 16, "如 数量指标、质量指标、时效指标、成本指标、社会效益指标、服务对象满意度指标。"),
+    "三级指标": ("必填", 36, "具体指标名称，同一项目内不能重复。"),
+    "分值": ("必填", 8, "该指标分值。同一项目中每个一级指标的分值合计须等于表样规定的分值（如产出50、效益30、满意度10）。"),
+    "年度指标值": ("选填", 16, "批复的年度目标值，例如 ≥95%、≤60分钟、有所提升。"),
+}
+_CODE_LABELS = {"单位代码", "行政区划代码", "项目代码"}
+_MONEY_LABELS = {"年初预算数", "全年预算数"}
+_TEMPLATE_ROWS = 1000
+
+
+def _header_text(label: str) -> str:
+    return f"{label}（万元）" if label in _MONEY_LABELS else label
+
+
+def write_roster_template(path: Path, rows: list[RosterRow] | None = None, *,
+                          level2_by_level1: dict[str, list[str]] | None = None) -> Path:
+    """An Excel roster to fill in: 名单, 绩效指标 and 填写说明, with drop-downs and checks.
+
+    `rows` default to three sample rows that show the expected shape.
+    """
+    import xlsxwriter
+    from xlsxwriter.utility import xl_col_to_name
+
+    path = Path(path)
+    rows = sample_roster()[:3] if rows is None else rows
+    taxonomy = level2_by_level1 or LEVEL2_BY_LEVEL1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = xlsxwriter.Workbook(str(path))
+    try:
+        head = {"bold": True, "text_wrap": True, "valign": "vcenter", "align": "center", "border": 1}
+        f_required = wb.add_format({**head, "bg_color": "#FCE4D6"})
+        f_optional = wb.add_format({**head, "bg_color": "#DDEBF7"})
+        f_text = wb.add_format({"num_format": "@"})
+        f_money = wb.add_format({"num_format": "#,##0.00"})
+        f_number = wb.add_format({"num_format": "General"})
+        last = _TEMPLATE_ROWS
+
+        def header(ws, labels: list[str]) -> None:
+            ws.set_row(0, 30)
+            for c, label in enumerate(labels):
+                need, width, help_text = _COLUMN_HELP[label]
+                fmt = f_text if label in _CODE_LABELS else f_money if label in _MONEY_LABELS else None
+                if label == "分值":
+                    fmt = f_number
+                ws.set_column(c, c, width, fmt)
+                ws.write_string(0, c, _header_text(label), f_required if need == "必填" else f_optional)
+                ws.write_comment(0, c, f"【{need}】{help_text}", {"x_scale": 1.6, "y_scale": 1.2})
+            ws.freeze_panes(1, 0)
+            ws.autofilter(0, 0, last, len(labels) - 1)
+
+        # 名单
+        ws = wb.add_worksheet(ROSTER_SHEET)
+        header(ws, ROSTER_COLUMNS)
+        col = {label: i for i, label in enumerate(ROSTER_COLUMNS)}
+        for r, row in enumerate(rows, start=1):
+            for label in ROSTER_COLUMNS:
+                value = getattr(row, ROSTER_FIELDS[label])
+                c = col[label]
+                if label in _MONEY_LABELS:
+                    if value is not None:
+                        ws.write_number(r, c, float(value), f_money)
+                else:
+                    ws.write_string(r, c, str(value or ""), f_text if label in _CODE_LABELS else None)
+        letter = {label: xl_col_to_name(i) for label, i in col.items()}
+        ws.data_validation(1, col["行政区划代码"], last, col["行政区划代码"], {
+            "validate": "length", "criteria": "==", "value": 6,
+            "error_title": "行政区划代码", "error_message": "行政区划代码应为6位数字，例如 430527。"})
+        ws.data_validation(1, col["邮箱"], last, col["邮箱"], {
+            "validate": "custom", "value": f'=ISNUMBER(FIND("@",{letter["邮箱"]}2))',
+            "error_title": "邮箱", "error_message": "请填写一个有效的电子邮箱地址。"})
+        a, p = letter["单位代码"], letter["项目代码"]
+        ws.data_validation(1, col["项目代码"], last, col["项目代码"], {
+            "validate": "custom",
+            "value": f"=COUNTIFS(${a}$2:${a}${last + 1},{a}2,${p}$2:${p}${last + 1},{p}2)=1",
+            "error_title": "项目代码重复", "error_message": "同一单位代码下的项目代码不能重复。"})
+        for label in _MONEY_LABELS:
+            ws.data_validation(1, col[label], last, col[label], {
+                "validate": "decimal", "criteria": ">=", "value": 0,
+                "error_title": label, "error_message": "请填写不小于0的数字，单位：万元。"})
+
+        # 绩效指标
+        wt = wb.add_worksheet(TARGETS_SHEET)
+        header(wt, TARGET_COLUMNS)
+        tcol = {label: i for i, label in enumerate(TARGET_COLUMNS)}
+        r = 1
+        for row in rows:
+            for t in row.targets:
+                wt.write_string(r, tcol["单位代码"], row.unit_code, f_text)
+                wt.write_string(r, tcol["项目代码"], row.project_code, f_text)
+                wt.write_string(r, tcol["一级指标"], t.level1)
+                wt.write_string(r, tcol["二级指标"], t.level2)
+                wt.write_string(r, tcol["三级指标"], t.name)
+                wt.write_number(r, tcol["分值"], float(t.weight), f_number)
+                wt.write_string(r, tcol["年度指标值"], t.target)
+                r += 1
+        wt.data_validation(1, tcol["一级指标"], last, tcol["一级指标"], {
+            "validate": "list", "source": list(taxonomy), "error_type": "warning",
+            "error_title": "一级指标", "error_message": "不是表样中的一级指标，确定要这样填写吗？"})
+        level2_all = list(dict.fromkeys(n for names in taxonomy.values() for n in names))
+        if level2_all and len(",".join(level2_all)) <= 250:
+            wt.data_validation(1, tcol["二级指标"], last, tcol["二级指标"], {
+                "validate": "list", "source": level2_all, "error_type": "warning",
+                "error_title": "二级指标", "error_message": "不是常用的二级指标，确定要这样填写吗？"})
+        wt.data_validation(1, tcol["分值"], last, tcol["分值"], {
+            "validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 100,
+            "error_title": "分值", "error_message": "分值应为0到100之间的数字。"})
+
+        _write_instructions(wb, taxonomy)
+    finally:
+        wb.close()
+    return path
+
+
+def _write_instructions(wb, taxonomy: dict[str, list[str]]) -> None:
+    ws = wb.add_worksheet(INSTRUCTIONS_SHEET)
+    title = wb.add_format({"bold": True, "font_size": 14})
+    bold = wb.add_format({"bold": True, "text_wrap": True, "valign": "top", "border": 1, "bg_color": "#F2F2F2"})
+    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+    cell = wb.add_format({"text_wrap": True, "valign": "top", "border": 1})
+    ws.set_column(0, 0, 16)
+    ws.set_column(1, 1, 10)
+    ws.set_column(2, 2, 80)
+    lines = [
+        "1. 本文件是绩效自评表下发名单。每个“单位 + 项目”占“名单”表的一行，系统据此为每行生成一份自评表并发送到所填邮箱。",
+        "2. 前几行是示例（湖南省样例数据，邮箱为 example.gov.cn），请删除或改为实际内容后再导入。",
+        "3. 代码类列（单位代码、行政区划代码、项目代码）已设为文本格式，请保留开头的 0，不要写成科学计数法。",
+        "4. 金额单位为万元。年初预算数、全年预算数可以留空，由单位在自评表中填写。",
+        "5. “绩效指标”表填写批复的绩效目标：每行一个三级指标，用单位代码和项目代码对应到“名单”中的行。"
+        "某个项目不填指标也可以，单位将在自评表中自行填写。",
+        "6. 同一项目中，每个一级指标下的分值合计须等于表样规定的分值（通常 产出指标50、效益指标30、满意度指标10，"
+        "预算执行率10分由系统计算，不在此填写）。",
+        "7. 导入时系统会一次列出所有问题（含行号）；只要有一处问题，整个名单都不会导入，请全部修改后重新导入。",
+        "8. 可以重复导入：按“单位代码 + 项目代码”更新已有的行；名单中删去的行不再下发和催报，但已收到的表格仍保留。",
+    ]
+    ws.write_string(0, 0, "名单填写说明", title)
+    r = 2
+    for line in lines:
+        ws.merge_range(r, 0, r, 2, line, wrap)
+        ws.set_row(r, 36)
+        r += 1
+    r += 1
+    for c, text in enumerate(("列名", "是否必填", "说明")):
+        ws.write_string(r, c, text, bold)
+    r += 1
+    for sheet, labels in ((ROSTER_SHEET, ROSTER_COLUMNS), (TARGETS_SHEET, TARGET_COLUMNS)):
+        ws.merge_range(r, 0, r, 2, f"“{sheet}”表", bold)
+        r += 1
+        for label in labels:
+            need, _, help_text = _COLUMN_HELP[label]
+            ws.write_string(r, 0, _header_text(label), cell)
+            ws.write_string(r, 1, need, cell)
+            ws.write_string(r, 2, help_text, cell)
+            r += 1
+    r += 1
+    ws.merge_range(r, 0, r, 2, "一级指标与二级指标（以表样为准）", bold)
+    r += 1
+    for level1, names in taxonomy.items():
+        ws.write_string(r, 0, level1, cell)
+        ws.merge_range(r, 1, r, 2, "、".join(names), cell)
+        r += 1
+
+
+# ---------------------------------------------------------------- samples
+
+SAMPLE_PROJECTS: list[tuple[str, tuple[float, float]]] = [
+    # project name, typical 年初预算数 range for a county (万元)
+    ("城乡居民基本医疗保险补助资金", (1500.0, 9000.0)),
+    ("医疗救助补助资金", (200.0, 1500.0)),
+    ("医疗服务与保障能力提升补助资金", (50.0, 400.0)),
+    ("医疗保障信息化建设经费", (30.0, 200.0)),
+    ("医保基金监管工作经费", (10.0, 80.0)),
+]
+# Cities first in this order (绥宁县 of 邵阳市 is the seed county of the domain notes), then the rest by code.
+_CITY_ORDER = ["430500", "430100", "430300", "430600", "431100"]
+_COUNTY_FIRST = ["430527", "430528", "430523"]
+_AREA_CODES = {"430100": "0731", "430200": "0731", "430300": "0731", "430400": "0734", "430500": "0739",
+               "430600": "0730", "430700": "0736", "430800": "0744", "430900": "0737", "431000": "0735",
+               "431100": "0746", "431200": "0745", "431300": "0738", "433100": "0743"}
+_SURNAMES = "王李张刘陈杨黄赵周吴徐孙胡朱高林何郭马罗梁宋郑谢唐邓彭曾肖田"
+_GIVEN = ["明", "芳", "伟", "娟", "军", "敏", "静", "磊", "洋", "勇", "艳", "杰", "涛", "丽", "强", "平",
+          "建华", "志强", "红梅", "海燕", "晓东", "文娟", "国庆", "小红", "建军", "秀英"]
+_MAX_CITIES = 30
+_MAX_COUNTIES = 28
+
+
+def _sample_cities(n: int) -> list[tuple[str, str]]:
+    codes = _CITY_ORDER + [c for c in regions.HUNAN_CITIES if c not in _CITY_ORDER]
+    out = [(c, regions.HUNAN_CITIES[c]) for c in codes[:n]]
+    k, prefix = 0, 14
+    while len(out) < n:  # beyond 湖南's 14: plausible but clearly made-up
+        code = f"43{prefix:02d}00"
+        prefix += 1
+        if code in regions.HUNAN_CITIES:
+            continue
+        k += 1
+        out.append((code, f"示例市{k}"))
+    return out
+
+
+def _sample_counties(city: str, city_name: str, n: int) -> list[tuple[str, str]]:
+    real = regions.HUNAN_COUNTIES.get(city, {})
+    first = [c for c in _COUNTY_FIRST if c in real]
+    codes = first + [c for c in real if c not in first]
+    out = [(c, real[c]) for c in codes[:n]]
+    stem = city_name[:-1] if city_name.endswith(("市", "州")) and len(city_name) > 2 else city_name
+    suffix, k = 71, 0
+    while len(out) < n:  # beyond the real table: plausible codes, names marked as made-up
+        code = f"{city[:4]}{suffix:02d}"
+        suffix += 1
+        if code not in real:
+            k += 1
+            out.append((code, f"{stem}示例县{k}"))
+    return out
+
+
+def _spread(total: float, n: int) -> list[float]:
+    if n == 0:
+        return []
+    base = round(total / n, 2)
+    return [base] * (n - 1) + [round(total - base * (n - 1), 2)]
+
+
+def sample_targets(budget: float | None, *, first_row: int = 2) -> list[TargetRow]:
+    """The sample indicators (xlperf.samples) for one project, weighted 50/30/10."""
+    out: list[TargetRow] = []
+    for level1, weight in LEVEL1_WEIGHTS.items():
+        lines = [(l2, name, target) for l2 in LEVEL2_BY_LEVEL1[level1]
+                 for name, target, *_ in SAMPLE_INDICATORS.get(l2, [])]
+        for (l2, name, target), w in zip(lines, _spread(weight, len(lines))):
+            if l2 == "成本指标" and budget is not None:
+                target = f"≤{budget:g}万元"
+            out.append(TargetRow(row_no=first_row + len(out), level1=level1, level2=l2, name=name,
+                                 weight=w, target=target))
+    return out
+
+
+def sample_roster(n_cities: int = 3, counties_per_city: int = 3, projects: int = 2, seed: int = 0) -> list[RosterRow]:
+    """A realistic roster for the sample province 湖南省 (430000); deterministic per seed.
+
+    Row numbers are those the rows get in a template written in this order, so
+    `load_roster(write_roster_template(p, rows)) == rows`.
+    """
+    if not 1 <= n_cities <= _MAX_CITIES:
+        raise ValueError(f"n_cities must be 1..{_MAX_CITIES}")
+    if not 1 <= counties_per_city <= _MAX_COUNTIES:
+        raise ValueError(f"counties_per_city must be 1..{_MAX_COUNTIES}")
+    if not 1 <= projects <= len(SAMPLE_PROJECTS):
+        raise ValueError(f"projects must be 1..{len(SAMPLE_PROJECTS)}")
+    rng = random.Random(seed)
+    rows: list[RosterRow] = []
+    target_row = 2
+    for city, city_name in _sample_cities(n_cities):
+        area = _AREA_CODES.get(city, "0731")
+        for county, county_name in _sample_counties(city, city_name, counties_per_city):
+            unit = f"{county_name}医疗保障局"
+            contact = f"{rng.choice(_SURNAMES)}{rng.choice(_GIVEN)} {area}-{rng.randint(2000000, 8999999)}"
+            for i, (project, (low, high)) in enumerate(SAMPLE_PROJECTS[:projects], start=1):
+                initial = round(rng.uniform(low, high), 2)
+                budget = round(initial * rng.choice((1.0, 1.0, 1.0, 1.05, 1.1, 0.95)), 2)
+                targets = sample_targets(budget, first_row=target_row)
+                target_row += len(targets)
+                rows.append(RosterRow(
+                    row_no=len(rows) + 2, unit_code=f"{county}001", unit_name=unit, region_code=county,
+                    region_name=county_name, department=unit, contact=contact, email=f"ybj{county}@example.gov.cn",
+                    project_name=project, project_code=f"{county}24T{i:06d}", initial_budget=initial,
+                    budget=budget, targets=targets))
+    return rows

@@ -131,6 +131,160 @@ def _expand(paths) -> list[Path]:
             out.append(p)
     return out
 
+workspace_option = click.option("-w", "--workspace", "workspace", type=click.Path(file_okay=False, path_type=Path),
+                                default=Path("."), show_default="当前文件夹", help="工作区文件夹")
+
+
+def _open(workspace: Path):
+    from .workspace import open_workspace
+    return open_workspace(workspace)
+
+
+@main.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--year", type=int, required=True, help="自评年度")
+@click.option("--form", default="project-county", show_default=True, help="表式代码")
+@click.option("--title", default="", help="本次自评工作的名称（写入邮件和汇总表）")
+@click.option("--deadline", default="", help="截止日期 YYYY-MM-DD（写入邮件）")
+@friendly
+def init_cmd(directory: Path, year: int, form: str, title: str, deadline: str) -> None:
+    """新建工作区：配置、数据库、文件仓库（自动生成保护密码和签名密钥）。"""
+    from .spec import load_form
+    from .workspace import init_workspace
+    load_form(form)
+    ws = init_workspace(directory, year=year, form=form, title=title, deadline=deadline)
+    console.print(f"已创建工作区 {ws.root}（{year}年度，表式 {form}）。邮件设置请编辑 {ws.root / 'xlperf.yaml'}。")
+
+
+@main.command("roster-template")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("名单模板.xlsx"), show_default=True)
+@friendly
+def roster_template_cmd(output: Path) -> None:
+    """生成名单（单位、项目、预算、绩效目标）的示例工作簿，含填写说明。"""
+    from .roster import write_roster_template
+    if output.exists():
+        raise XlperfError(f"文件已存在：{output}", code="output-exists")
+    write_roster_template(output)
+    console.print(f"已生成名单模板：{output}")
+
+
+@main.command("roster")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@workspace_option
+@friendly
+def roster_cmd(path: Path, workspace: Path) -> None:
+    """导入名单；有任何问题时逐行列出，且不导入任何内容。"""
+    from .errors import RosterError
+    from .roster import load_roster, save_roster
+    from .spec import load_form
+    ws = _open(workspace)
+    spec = load_form(ws.form)
+    try:
+        rows = load_roster(path, level1_weights=spec.level1_weights(), level2_by_level1=spec.level2_by_level1())
+    except RosterError as exc:
+        err_console.print(f"[red]名单有 {len(exc.problems)} 处问题，未导入：[/red]")
+        for p in exc.problems:
+            err_console.print(f"  {escape(p)}", soft_wrap=True)
+        sys.exit(2)
+    conn = ws.connect()
+    try:
+        n = save_roster(conn, rows)
+    finally:
+        conn.close()
+    console.print(f"已导入名单 {n} 行。")
+
+
+@main.command("generate")
+@workspace_option
+@friendly
+def generate_cmd(workspace: Path) -> None:
+    """按名单为每个单位、每个项目生成预填、锁定、签名的工作簿（发件箱 outbox/）。"""
+    from .generate import generate
+    ws = _open(workspace)
+    rep = generate(ws, progress=True)
+    console.print(f"生成 {len(rep.written)} 个，未变化 {len(rep.unchanged)} 个，位于 {ws.outbox}")
+
+
+@main.command("send")
+@workspace_option
+@click.option("--dry-run", is_flag=True, help="不发送，只把邮件写成 .eml 文件（sent/）")
+@friendly
+def send_cmd(workspace: Path, dry_run: bool) -> None:
+    """把工作簿通过邮件发给各单位（已发送的不会重复发送）。"""
+    from .send import send
+    ws = _open(workspace)
+    rep = send(ws, dry_run=dry_run)
+    what = "写出" if dry_run else "发送"
+    console.print(f"{what} {len(rep.sent)} 封，跳过已发送 {len(rep.skipped)} 个，失败 {len(rep.failed)} 封。")
+    for f in rep.failed:
+        err_console.print(f"  [red]失败[/red] {escape(f)}", soft_wrap=True)
+    if rep.failed:
+        sys.exit(1)
+
+
+@main.command("collect")
+@workspace_option
+@click.option("--from", "source", required=True, help="文件夹、.zip 压缩包，或 imap（从邮箱收取）")
+@friendly
+def collect_cmd(workspace: Path, source: str) -> None:
+    """收集回收的自评表：存档、校验、与名单匹配。"""
+    from .collect import collect
+    ws = _open(workspace)
+    rep = collect(ws, source)
+    console.print(f"新收到 {len(rep.new)} 个，重复 {len(rep.duplicates)} 个，未匹配名单 {len(rep.unmatched)} 个"
+                  f"（已保存，待人工处理）。")
+    for p in rep.problems:
+        err_console.print(f"  [yellow]注意[/yellow] {escape(p)}", soft_wrap=True)
+
+
+@main.command("status")
+@workspace_option
+@click.option("--export", type=click.Path(dir_okay=False, path_type=Path), help="导出为工作簿")
+@friendly
+def status_cmd(workspace: Path, export: Path | None) -> None:
+    """各地区应报、已报、合格、有错误、未报情况，及待催报名单。"""
+    from .status import LEVEL_ZH, compute_status, write_status_workbook
+    ws = _open(workspace)
+    conn = ws.connect()
+    try:
+        st = compute_status(conn)
+    finally:
+        conn.close()
+    t = Table(title=f"{ws.year}年度自评表回收情况")
+    for col in ("层级", "代码", "地区", "应报", "已报", "合格", "有错误", "未报"):
+        t.add_column(col)
+    for rs in [st.overall] + st.regions:
+        t.add_row(LEVEL_ZH[rs.level], rs.code, rs.name, *(str(x) for x in (rs.expected, rs.returned, rs.valid, rs.errors, rs.missing)))
+    console.print(t)
+    if st.pending:
+        p = Table(title="待催报")
+        for col in ("单位", "项目", "情况", "联系人", "邮箱"):
+            p.add_column(col)
+        for x in st.pending:
+            p.add_row(x.unit_name, x.project_name, x.reason + (f"（{x.errors}个错误）" if x.errors else ""), x.contact, x.email)
+        console.print(p)
+    if st.unmatched:
+        console.print(f"另有 {st.unmatched} 个文件未能匹配名单，已保存在工作区。")
+    if export:
+        write_status_workbook(st, export)
+        console.print(f"已导出：{export}")
+
+
+@main.command("remind")
+@workspace_option
+@click.option("--dry-run", is_flag=True, help="不发送，只写出 .eml 文件")
+@friendly
+def remind_cmd(workspace: Path, dry_run: bool) -> None:
+    """提醒未提交和有错误的单位（有错误的附上反馈表）。"""
+    from .send import remind
+    ws = _open(workspace)
+    rep = remind(ws, dry_run=dry_run)
+    console.print(f"{'写出' if dry_run else '发送'}催报邮件 {len(rep.sent)} 封，今日已催过 {len(rep.skipped)} 个。")
+    if rep.failed:
+        for f in rep.failed:
+            err_console.print(f"  [red]失败[/red] {escape(f)}", soft_wrap=True)
+        sys.exit(1)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -152,8 +153,15 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn)
         migrate(conn)
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise WorkspaceError("数据库正被另一个 xlperf 命令占用，请等它结束后重试",
+                                 code="db-busy", path=str(path)) from None
+        raise WorkspaceError(f"数据库文件无法使用（{exc}），请检查是否被其他程序改写",
+                             code="db-invalid", path=str(path)) from None
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise WorkspaceError(f"数据库文件无法使用（{exc}），请检查是否被其他程序改写",
@@ -162,6 +170,23 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection, wait: float = 10.0) -> None:
+    """Switch to WAL. Changing the journal mode does not go through busy_timeout
+    (SQLite reports "locked" at once while another process creates the same new
+    database), so retry here for up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    delay = 0.01
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
 
 
 def _user_version(conn: sqlite3.Connection) -> int:

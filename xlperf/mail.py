@@ -49,6 +49,21 @@ IMAP_PASSWORD_ENV = "XLPERF_IMAP_PASSWORD"
 # everything else is folded by the standard SMTP policy.
 _SEND_POLICY = email.policy.SMTP.clone(refold_source="none")
 
+
+
+class _ReceivePolicy(email.policy.Compat32):
+    """compat32 parsing, but header values with raw 8-bit bytes (old clients
+    write GBK file names unencoded) come back decoded (UTF-8, else GB18030)
+    instead of as U+FFFD."""
+
+    def header_fetch_parse(self, name, value):
+        if _has_raw_bytes(value):
+            return _decode_bytes(value.encode("ascii", "surrogateescape"), None)
+        return super().header_fetch_parse(name, value)
+
+
+_RECEIVE_POLICY = _ReceivePolicy()
+
 # Chinese clients label GBK text as gb2312 (a subset); gb18030 decodes all of them.
 _CHINESE_CHARSETS = {"gb2312", "gb_2312", "gb_2312-80", "gbk", "x-gbk", "cp936", "ms936", "euc-cn", "csgb2312"}
 
@@ -458,7 +473,7 @@ def fetch_attachments(
             summary = MessageSummary(uid, "", "", "", "")
             try:
                 raw = _fetch_raw(conn, uid)
-                msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+                msg = email.message_from_bytes(raw, policy=_RECEIVE_POLICY)
                 summary = _summary(uid, msg)
                 parts = list(_attachment_parts(msg))
             except imaplib.IMAP4.abort as exc:
@@ -609,7 +624,7 @@ def _attachment_parts(msg: Message):
 
 
 def attachment_filename(part: Message) -> str | None:
-    """The decoded file name of a MIME part (parsed with policy compat32), or
+    """The decoded file name of a MIME part (parsed with a compat32 policy), or
     None. Accepts RFC 2231, RFC 2047 words in quotes (=?GBK?B?…?=) and raw
     8-bit GBK or UTF-8; path components are dropped."""
     for header, key in (("content-disposition", "filename"), ("content-type", "name")):
@@ -646,7 +661,7 @@ def decode_header_text(value) -> str:
     if value is None:
         return ""
     text = str(value)
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
+    if _has_raw_bytes(text):
         text = _decode_bytes(text.encode("ascii", "surrogateescape"), None)
     text = re.sub(r"\r?\n[ \t]", " ", text)
     if "=?" not in text:
@@ -675,6 +690,10 @@ def decode_header_text(value) -> str:
     flush()
     out.append(text[pos:])
     return "".join(out)
+
+
+def _has_raw_bytes(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
 
 
 def _decode_word(kind: str, payload: str) -> bytes:

@@ -262,11 +262,11 @@ def _load_units(ws, problems: list[str]) -> list[RosterRow]:
                 problems.append(f"{where}：邮箱“{_text(value('邮箱'))}”格式不正确")
 
         raw_region = value("行政区划代码")
-        region_code = regions.normalize_code(raw_region)
+        region_code = _code(raw_region)
         if "行政区划代码" in columns:
-            if not _text(raw_region):
+            if not region_code:
                 problems.append(f"{where}：缺少行政区划代码")
-            elif not region_code:
+            elif not re.fullmatch(r"\d{6}", region_code):
                 problems.append(f"{where}：行政区划代码“{_text(raw_region)}”应为6位数字")
             elif regions.parse_code(region_code) is None:
                 problems.append(f"{where}：行政区划代码“{region_code}”不是有效的行政区划代码（前两位不是省级代码）")
@@ -280,7 +280,7 @@ def _load_units(ws, problems: list[str]) -> list[RosterRow]:
                 problems.append(f"{where}：单位代码“{unit_code}”、项目代码“{project_code}”与第{first}行重复")
 
         rows.append(RosterRow(
-            row_no=r, unit_code=unit_code, unit_name=unit_name, region_code=region_code or _code(raw_region),
+            row_no=r, unit_code=unit_code, unit_name=unit_name, region_code=region_code,
             region_name=_text(value("地区名称")), department=_text(value("主管部门")),
             contact=_text(value("联系人")), email=email, project_name=project_name,
             project_code=project_code, initial_budget=initial_budget, budget=budget))
@@ -436,6 +436,13 @@ def load_roster(path: Path, *, level1_weights: dict[str, float] | None = None,
     if problems:
         raise RosterError(f"名单有 {len(problems)} 处问题，未导入任何内容，请修改后重新导入",
                           problems=problems, path=str(path))
+    return rows
+
+
+def import_roster(conn: sqlite3.Connection, path: Path, **checks) -> list[RosterRow]:
+    """Load, check and store a roster in one step; nothing is stored unless the whole file is clean."""
+    rows = load_roster(path, **checks)
+    save_roster(conn, rows)
     return rows
 
 

@@ -6,8 +6,9 @@ finding for a person to look at, never a rejection.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal
 from typing import Sequence
 
 from .values import Value, classify_qualitative
@@ -45,17 +46,34 @@ class ScoringRules:
     qualitative_bands: tuple[QualBand, ...] = DEFAULT_QUAL_BANDS
 
 
+# Enough digits for any finite float written out in full (the default 28 raises above 1e26).
+_WIDE = Context(prec=400)
+
+
 def round2(x: float) -> float:
-    """Round half up to 2 decimals, as Excel's ROUND does (not banker's rounding)."""
-    return float(Decimal(repr(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    """Round half up to 2 decimals, as Excel's ROUND does (not banker's rounding).
+
+    nan and ±inf come back unchanged; they are never a score the user typed.
+    """
+    if not math.isfinite(x):
+        return x
+    return float(Decimal(repr(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP, context=_WIDE))
+
+
+def _points(x: float, w: float) -> float:
+    """A suggested score: 2 decimals, never below 0 and never above the weight."""
+    return min(round2(max(x, 0.0)), max(w, 0.0))
 
 
 def budget_score(weight: float, rate: float | None, rules: ScoringRules) -> float | None:
-    if rate is None:
+    """分值 × min(执行率, 100 %), rounded as the template's own formula does (None without a usable rate)."""
+    if rate is None or not math.isfinite(rate):
         return None
     raw = weight * min(max(rate, 0.0), 1.0)
     if rules.budget_score == "proportional_floor_int":
-        return float(Decimal(repr(raw)).quantize(Decimal("1"), rounding=ROUND_DOWN))
+        # ROUNDDOWN in Excel/LibreOffice snaps 100 × 0.57 = 56.99999999999999 to 57 first; so do we.
+        snapped = Decimal(repr(raw)).quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP, context=_WIDE)
+        return float(snapped.quantize(Decimal("1"), rounding=ROUND_DOWN, context=_WIDE))
     return round2(raw)
 
 
@@ -97,7 +115,7 @@ def suggest_score(weight: float, target: Value, actual: Value, rules: ScoringRul
         if band is None or band >= len(rules.qualitative_bands):
             return Suggestion(None, kind="unknown", note="无法判断完成档次")
         b = rules.qualitative_bands[band]
-        return Suggestion(None, low=round2(w * b.low), high=round2(w * b.high), high_inclusive=b.high_inclusive,
+        return Suggestion(None, low=_points(w * b.low, w), high=_points(w * b.high, w), high_inclusive=b.high_inclusive,
                           kind="qualitative", band=band, note=f"定性指标：{b.name}，分值的{b.low:.0%}–{b.high:.0%}")
     t = float(target.number)  # type: ignore[arg-type]
     a = max(float(actual.number), 0.0)  # type: ignore[arg-type]
@@ -107,28 +125,28 @@ def suggest_score(weight: float, target: Value, actual: Value, rules: ScoringRul
         score = w if (a >= t or t == 0) else w * a / t
         over = t > 0 and a >= rules.overachieve_ratio * t
         note = f"正向指标：实际 {_fmt(a)} ÷ 目标 {_fmt(t)} × 分值 {_fmt(w)}" if a < t else "正向指标：已完成目标"
-        return Suggestion(round2(score), kind="positive", overachieved=over, note=note)
+        return Suggestion(_points(score, w), kind="positive", overachieved=over, note=note)
     if direction == "negative":
         if a <= t:
-            return Suggestion(round2(w), kind="negative", note="反向指标：未超过目标值")
+            return Suggestion(_points(w, w), kind="negative", note="反向指标：未超过目标值")
         if rules.reverse_formula == "ratio":
             score = w * t / a if a else w
             note = f"反向指标：目标 {_fmt(t)} ÷ 实际 {_fmt(a)} × 分值 {_fmt(w)}"
         else:
             score = 0.0 if (t <= 0 or a >= 2 * t) else w * (1 - (a - t) / t)
             note = f"反向指标：超出目标 {_fmt(a - t)}，按超出比例扣分"
-        return Suggestion(round2(max(score, 0.0)), kind="negative", note=note)
+        return Suggestion(_points(score, w), kind="negative", note=note)
     # equal
     if t == 0:
-        return Suggestion(round2(w if a <= 0 else 0.0), kind="equal", note="等于指标：目标为0")
+        return Suggestion(_points(w if a <= 0 else 0.0, w), kind="equal", note="等于指标：目标为0")
     score = w if a >= t else w * a / t
-    return Suggestion(round2(score), kind="equal", overachieved=a >= rules.overachieve_ratio * t,
+    return Suggestion(_points(score, w), kind="equal", overachieved=t > 0 and a >= rules.overachieve_ratio * t,
                       note=f"等于指标：实际 {_fmt(a)}，目标 {_fmt(t)}")
 
 
 def grade_for(total: float | None, grades: Sequence[Grade]) -> str | None:
     """The first band (highest first) whose lower bound the total meets."""
-    if total is None or not grades:
+    if total is None or total != total or not grades:
         return None
     for g in grades:
         if total > g.min or (g.min_inclusive and total == g.min):

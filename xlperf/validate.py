@@ -6,7 +6,7 @@ recomputed here instead of trusting the sheet.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator
 
 from .findings import ERROR, INFO, WARNING, Finding
@@ -375,6 +375,8 @@ def validate(loc: Located, spec: FormSpec, path: str = "", *, sheet_protected: b
         check(ctx, outcome)
     check_integrity(ctx, outcome, sheet_protected, formulas)
     for fn in extra:
-        ctx.out.extend(fn(loc))
+        for f in fn(loc):
+            where = f"{f.cell}：" if f.cell and not f.message.startswith(f.cell) else ""
+            ctx.out.append(replace(f, file=f.file or path, sheet=f.sheet or loc.sheet, message=where + f.message))
     outcome.findings = ctx.out
     return outcome

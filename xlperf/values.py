@@ -8,6 +8,7 @@ raises: the validator decides what a missing part means.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -87,10 +88,21 @@ def is_na(raw: object) -> bool:
 
 
 def _to_float(s: str) -> float | None:
+    """A finite float or None: 400 typed digits must not become inf."""
     try:
-        return float(s.replace(",", ""))
-    except ValueError:
+        x = float(s.replace(",", ""))
+    except (ValueError, OverflowError):
         return None
+    return x if math.isfinite(x) else None
+
+
+def _cell_float(raw: int | float) -> float | None:
+    """A numeric cell as a finite float, or None (nan, inf, an int too large for a float)."""
+    try:
+        x = float(raw)
+    except OverflowError:
+        return None
+    return x if math.isfinite(x) else None
 
 
 def _strip_comparator(s: str) -> tuple[str | None, str]:
@@ -131,8 +143,8 @@ def _parse_value(raw: object, text: str, percent_format: bool) -> Value:
     if isinstance(raw, bool):
         return Value(text, None, None, None, "qualitative", ("逻辑值不是指标值",))
     if isinstance(raw, (int, float)):
-        x = float(raw)
-        if x != x or x in (float("inf"), float("-inf")):
+        x = _cell_float(raw)
+        if x is None or (percent_format and not math.isfinite(x * 100)):
             return Value(text, None, None, None, "qualitative", ("不是有效数字",))
         if percent_format:
             return Value(text, None, round(x * 100, 10), "%", "quantitative")
@@ -160,6 +172,8 @@ def _parse_value(raw: object, text: str, percent_format: bool) -> Value:
             return Value(text, comparator, None, None, "qualitative", ("比较符后不是数值",))
         return Value(text, None, None, None, "qualitative")
     number = _to_float(m.group(0))
+    if number is None:
+        return Value(text, comparator, None, None, "qualitative", ("不是有效数字",))
     tail = rest[m.end():]
     unit, after = _split_unit(tail)
     if unit in ("万", "亿") and after.startswith(("人次", "人", "元")):
@@ -183,8 +197,8 @@ def parse_amount(raw: object) -> Amount:
     if isinstance(raw, bool):
         return Amount(None, False, text, ("不是数字",))
     if isinstance(raw, (int, float)):
-        x = float(raw)
-        if x != x or x in (float("inf"), float("-inf")):
+        x = _cell_float(raw)
+        if x is None:
             return Amount(None, False, text, ("不是数字",))
         return Amount(x, False, text)
     if not isinstance(raw, str):
@@ -198,8 +212,9 @@ def parse_amount(raw: object) -> Amount:
             break
     if s.startswith(("¥", "￥")):
         s = s[1:]
-    if _NUMBER.fullmatch(s):
-        return Amount(_to_float(s), False, text)
+    x = _to_float(s) if _NUMBER.fullmatch(s) else None
+    if x is not None:
+        return Amount(x, False, text)
     return Amount(None, False, text, ("不是数字",))
 
 
@@ -215,24 +230,29 @@ def parse_rate(raw: object, *, percent_format: bool = False) -> Amount:
         return Amount(None, False, text)
     if isinstance(raw, str) and is_na(raw):
         return Amount(None, True, text)
+    x: float | None = None
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        x = float(raw)
-        if percent_format or x <= 1.5:
+        x = _cell_float(raw)
+        if x is not None and percent_format:
             return Amount(x, False, text)
-        return Amount(x / 100, False, text, ("执行率按百分数理解",))
-    if isinstance(raw, str):
+    elif isinstance(raw, str):
         s = normalize_text(raw).replace("％", "%")
         if s.endswith("%"):
             x = _to_float(s[:-1]) if _NUMBER.fullmatch(s[:-1]) else None
             return Amount(None if x is None else x / 100, False, text, () if x is not None else ("不是数字",))
-        if _NUMBER.fullmatch(s):
-            return parse_rate(_to_float(s), percent_format=False)
-    return Amount(None, False, text, ("不是数字",))
+        x = _to_float(s) if _NUMBER.fullmatch(s) else None
+    if x is None:
+        return Amount(None, False, text, ("不是数字",))
+    if x <= 1.5:
+        return Amount(x, False, text)
+    return Amount(x / 100, False, text, ("执行率按百分数理解",))
 
 
 _MET = ("达成", "完成", "实现", "符合", "提升", "提高", "明显", "全覆盖", "及时", "到位", "有效", "规范", "健全", "落实", "满意")
-_PARTIAL = ("部分", "基本")
-_NOT = ("未", "没有", "滞后", "较差", "不到位", "不符合")
+_PARTIAL = ("部分", "基本", "不完全")
+_NOT = ("未", "没有", "滞后", "较差", "不到位", "不符合", "不达标", "无效")
+# A met word negated in place: 不满意, 不及时, 效果不明显, 不够规范 (but 不断提升 stays met).
+_NEGATED_MET = re.compile("(?:不够|不太|不)(?:" + "|".join(_MET) + ")")
 
 
 def classify_qualitative(target: str, actual: str) -> int | None:
@@ -250,7 +270,7 @@ def classify_qualitative(target: str, actual: str) -> int | None:
         return 0
     if any(w in a for w in _PARTIAL):
         return 1
-    if any(w in a for w in _NOT):
+    if any(w in a.replace("未来", "") for w in _NOT) or _NEGATED_MET.search(a):
         return 2
     if any(w in a for w in _MET):
         return 0

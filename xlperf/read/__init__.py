@@ -42,3 +42,8 @@ def read_grid(path: str | os.PathLike, *, max_uncompressed: int = 50_000_000,
         raise fail(path, "file-corrupt", MSG_CORRUPT) from e
     except Exception as e:   # BadZipFile, zlib.error, ParseError, bad indexes...: all mean a broken file
         raise fail(path, "file-corrupt", MSG_CORRUPT) from e
+    except BaseException as e:
+        # A Rust panic inside calamine surfaces as pyo3's PanicException (a BaseException).
+        if type(e).__name__ != "PanicException":
+            raise
+        raise fail(path, "file-corrupt", MSG_CORRUPT) from None

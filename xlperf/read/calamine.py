@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import zipfile
 from datetime import date, datetime, time, timedelta
 from xml.etree.ElementTree import Element, fromstring
 
 import python_calamine as pc
 
-from .detect import MSG_CORRUPT, MSG_ENCRYPTED, fail, too_large_message
+from .detect import MSG_CORRUPT, MSG_ENCRYPTED, Ole2, fail, too_large_message
 from .grid import Grid, Sheet
 
 # pyo3 enums are not hashable; their str() is "SheetVisibleEnum.Hidden".
@@ -58,6 +59,8 @@ def read_with_calamine(path, fmt: str, *, max_uncompressed: int, max_cells: int)
     extra: dict[str, Sheet] = {}
     names: dict[str, str] = {}
     application = ""
+    if fmt == "xls":
+        xls_preflight(path, max_cells)
     if fmt == "ods":
         extra, names, application = _ods_facts(path, max_uncompressed, max_cells)
     try:
@@ -95,6 +98,90 @@ def read_with_calamine(path, fmt: str, *, max_uncompressed: int, max_cells: int)
     finally:
         wb.close()
     return grid
+
+
+# ---------------------------------------------------------------- xls preflight
+
+# Cell records calamine turns into cells: Number, Label, BoolErr, Rk, LabelSst, Formula, RString.
+_XLS_CELLS = frozenset([0x0203, 0x0204, 0x0205, 0x027E, 0x00FD, 0x0006, 0x00D6])
+
+
+def xls_preflight(path, max_cells: int) -> None:
+    """Refuse .xls files whose numbers would make calamine allocate without bound.
+
+    calamine 0.9.1 reserves DIMENSIONS rows x cols, allocates the SST by its
+    declared count and builds a dense range over the cells' bounding box; a
+    corrupted or hostile value there aborts the whole process from Rust (no
+    Python exception). So walk the BIFF records first, as calamine will.
+    """
+    data = open(path, "rb").read()
+    try:
+        ole = Ole2(data)
+        names = {n.lower(): n for n, _, _ in ole.entries}
+        stream = ole.stream(names.get("workbook") or names["book"])
+    except (ValueError, KeyError, struct.error, IndexError):
+        raise fail(path, "file-corrupt", MSG_CORRUPT) from None
+    n = len(stream)
+    too_many = fail(path, "file-too-large", too_large_message("单元格数量超过上限"))
+    corrupt = fail(path, "file-corrupt", MSG_CORRUPT)
+    offsets: list[int] = []
+    for rec, body, ln in _records(stream, 0):
+        if rec == 0x0085 and ln >= 4:                            # BoundSheet: substream offset
+            offsets.append(struct.unpack_from("<I", stream, body)[0])
+        elif rec == 0x00FC and ln >= 8:                          # SST: declared string count
+            count = struct.unpack_from("<i", stream, body + 4)[0]
+            if count < 0 or count * 3 > n:
+                raise corrupt
+        elif rec == 0x000A:
+            break
+    total = 0
+    for pos in offsets:
+        if pos >= n:
+            raise corrupt
+        r0 = c0 = 1 << 20
+        r1 = c1 = -1
+        for rec, body, ln in _records(stream, pos):
+            if rec in _XLS_CELLS and ln >= 4:
+                row, col = struct.unpack_from("<HH", stream, body)
+                cols = (col, col)
+            elif rec == 0x00BD and ln >= 6:                       # MulRk: a run of columns
+                row, col = struct.unpack_from("<HH", stream, body)
+                cols = (col, struct.unpack_from("<H", stream, body + ln - 2)[0])
+            elif rec == 0x0200:                                   # Dimensions: calamine reserves rows x cols
+                if ln == 14:
+                    rf, rl, cf, cl = struct.unpack_from("<IIHH", stream, body)
+                elif ln == 10:
+                    rf, rl, cf, cl = struct.unpack_from("<HHHH", stream, body)
+                else:
+                    raise corrupt
+                if rl >= 1 and cl >= 1:
+                    if rl - 1 < rf or cl - 1 < cf:
+                        raise corrupt
+                    if (rl - rf) * (cl - cf) > max_cells:
+                        raise too_many
+                continue
+            elif rec == 0x000A:
+                break
+            else:
+                continue
+            r0, r1 = min(r0, row), max(r1, row)
+            c0, c1 = min(c0, *cols), max(c1, *cols)
+        if r1 >= 0:
+            total += (r1 - r0 + 1) * (c1 - c0 + 1)
+            if total > max_cells:
+                raise too_many
+
+
+def _records(stream: bytes, pos: int):
+    """(type, body offset, length) of each BIFF record from `pos` until the stream ends."""
+    n = len(stream)
+    while pos + 4 <= n:
+        rec, ln = struct.unpack_from("<HH", stream, pos)
+        body = pos + 4
+        pos = body + ln
+        if pos > n:
+            return
+        yield rec, body, ln
 
 
 # ---------------------------------------------------------------- ods content.xml

@@ -75,7 +75,7 @@ def _sniff_zip(path) -> str:
                 raise fail(path, "format-unsupported", MSG_XLSB)
     except UnreadableFile:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError, RuntimeError):
+    except Exception:   # BadZipFile, zlib.error, EOFError...: the zip itself is broken
         raise fail(path, "file-corrupt", MSG_CORRUPT) from None
     raise fail(path, "not-a-spreadsheet", MSG_NOT_SHEET)
 
@@ -112,48 +112,99 @@ def _has_workbook_type(z: zipfile.ZipFile, names: set[str]) -> bool:
 
 # ---------------------------------------------------------------- OLE2
 
-def ole2_stream_names(data: bytes) -> list[str]:
-    """Names in an OLE2 (CFB) directory; raises ValueError on a malformed header/chain."""
-    if len(data) < 512 or data[:8] != OLE2_MAGIC:
-        raise ValueError("not OLE2")
-    shift = struct.unpack_from("<H", data, 0x1E)[0]
-    if shift not in (9, 12):
-        raise ValueError("bad sector shift")
-    ssz = 1 << shift
-    n_fat, first_dir, = struct.unpack_from("<I", data, 0x2C)[0], struct.unpack_from("<I", data, 0x30)[0]
-    first_difat, n_difat = struct.unpack_from("<II", data, 0x44)
+class Ole2:
+    """Just enough of an OLE2 (CFB) reader to list entries and read a stream.
 
-    def sector(i: int) -> bytes:
-        off = (i + 1) * ssz
-        if off + ssz > len(data) + ssz:  # a final short sector is tolerated
+    It also checks the header and directory against the file's real size,
+    because calamine trusts those numbers when it allocates (a corrupted
+    length can abort the whole process from Rust). Raises ValueError,
+    struct.error or IndexError on anything malformed.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        if len(data) < 512 or data[:8] != OLE2_MAGIC:
+            raise ValueError("not OLE2")
+        self.data = data
+        shift, mini_shift = struct.unpack_from("<HH", data, 0x1E)
+        if shift not in (9, 12) or mini_shift != 6:
+            raise ValueError("bad sector shift")
+        self.ssz = ssz = 1 << shift
+        n_sectors = len(data) // ssz + 1
+        n_dir, n_fat, first_dir = struct.unpack_from("<III", data, 0x28)
+        self.mini_cutoff, first_minifat, n_minifat, first_difat, n_difat = struct.unpack_from("<IIIII", data, 0x38)
+        if max(n_dir, n_fat, n_minifat, n_difat) > n_sectors:
+            raise ValueError("header counts exceed the file")
+        per_sector = ssz // 4
+        difat = list(struct.unpack_from("<109I", data, 0x4C))
+        for sec in self._walk(first_difat, lambda cur: difat.pop() if difat else 0xFFFFFFFE):
+            difat.extend(struct.unpack(f"<{per_sector}I", self.sector(sec)))
+        self.fat: list[int] = []
+        for idx in difat[:n_fat]:
+            if idx < 0xFFFFFFFA:
+                self.fat.extend(struct.unpack(f"<{per_sector}I", self.sector(idx)))
+        self.entries: list[tuple[str, int, int]] = []      # (name, start sector, size)
+        size_fmt = "<I" if ssz == 512 else "<Q"
+        for cur in self.chain(first_dir):
+            s = self.sector(cur)
+            for k in range(0, ssz, 128):
+                nlen = struct.unpack_from("<H", s, k + 64)[0]
+                if s[k + 66] != 0 and 2 <= nlen <= 64:
+                    start = struct.unpack_from("<I", s, k + 116)[0]
+                    size = struct.unpack_from(size_fmt, s, k + 120)[0]
+                    if size > len(data):
+                        raise ValueError("stream larger than the file")
+                    self.entries.append((s[k:k + nlen - 2].decode("utf-16-le", "replace"), start, size))
+        if not self.entries:
+            raise ValueError("empty directory")
+        self._first_minifat = first_minifat
+
+    def sector(self, i: int) -> bytes:
+        off = (i + 1) * self.ssz
+        if off >= len(self.data):
             raise ValueError("sector out of range")
-        return data[off:off + ssz]
+        return self.data[off:off + self.ssz].ljust(self.ssz, b"\0")   # a short final sector is tolerated
 
-    difat = [x for x in struct.unpack_from("<109I", data, 0x4C)]
-    nxt, seen = first_difat, 0
-    while nxt < 0xFFFFFFFA and seen < n_difat + 1:
-        s = sector(nxt)
-        vals = struct.unpack(f"<{ssz // 4}I", s.ljust(ssz, b"\xff"))
-        difat.extend(vals[:-1])
-        nxt, seen = vals[-1], seen + 1
-    fat: list[int] = []
-    for idx in difat[:max(n_fat, 0)]:
-        if idx >= 0xFFFFFFFA:
-            continue
-        fat.extend(struct.unpack(f"<{ssz // 4}I", sector(idx).ljust(ssz, b"\xff")))
-    names: list[str] = []
-    cur, guard = first_dir, 0
-    while cur < 0xFFFFFFFA and cur < len(fat) + 1:
-        s = sector(cur)
-        for k in range(0, len(s) - 127, 128):
-            nlen = struct.unpack_from("<H", s, k + 64)[0]
-            if s[k + 66] != 0 and 2 <= nlen <= 64:
-                names.append(s[k:k + nlen - 2].decode("utf-16-le", "replace"))
-        guard += 1
-        if cur >= len(fat) or guard > 100_000:
-            break
-        cur = fat[cur]
-    return names
+    def _walk(self, start: int, step):
+        cur, n, limit = start, 0, len(self.data) // self.ssz + 1
+        while cur < 0xFFFFFFFA:
+            if n > limit:
+                raise ValueError("sector chain loops")
+            yield cur
+            cur, n = step(cur), n + 1
+
+    def chain(self, start: int):
+        return self._walk(start, lambda cur: self.fat[cur])
+
+    def stream(self, name: str) -> bytes:
+        found = {n.lower(): (st, sz) for n, st, sz in self.entries}
+        start, size = found[name.lower()]
+        if size >= self.mini_cutoff:
+            return b"".join(self.sector(s) for s in self.chain(start))[:size]
+        # Small streams live in 64-byte mini sectors inside the root entry's stream.
+        mini = b"".join(self.sector(s) for s in self.chain(self.entries[0][1]))
+        minifat_raw = b"".join(self.sector(s) for s in self.chain(self._first_minifat))
+        minifat = struct.unpack(f"<{len(minifat_raw) // 4}I", minifat_raw)
+        out = []
+        cur, n = start, 0
+        while cur < 0xFFFFFFFA and n * 64 < size:
+            if cur * 64 + 64 > len(mini):
+                raise ValueError("mini sector out of range")
+            out.append(mini[cur * 64:cur * 64 + 64])
+            cur, n = minifat[cur], n + 1
+        data = b"".join(out)
+        if len(data) < size:
+            raise ValueError("mini stream too short")
+        return data[:size]
+
+
+def ole2_stream_names(data: bytes) -> list[str]:
+    return [name for name, _, _ in Ole2(data).entries]
+
+
+def xls_has_filepass(head: bytes) -> bool:
+    """True if the Workbook stream's BOF record is followed by FILEPASS (an open password)."""
+    rec, length = struct.unpack_from("<HH", head, 0)
+    return rec == 0x0809 and struct.unpack_from("<H", head, 4 + length)[0] == 0x002F
 
 
 def _sniff_ole2(path) -> str:
@@ -162,17 +213,21 @@ def _sniff_ole2(path) -> str:
     except OSError:
         raise fail(path, "file-missing", MSG_MISSING) from None
     try:
-        names = ole2_stream_names(data)
+        ole = Ole2(data)
     except (ValueError, struct.error, IndexError):
-        names = None
-    if names is None:
-        # Directory unreadable: fall back to the raw bytes, then let the xls reader judge.
         if "EncryptionInfo".encode("utf-16-le") in data:
-            raise fail(path, "file-encrypted", MSG_ENCRYPTED)
-        return "xls"
-    lower = {n.lower() for n in names}
-    if "encryptioninfo" in lower or "encryptedpackage" in lower:
+            raise fail(path, "file-encrypted", MSG_ENCRYPTED) from None
+        raise fail(path, "file-corrupt", MSG_CORRUPT) from None
+    names = {name.lower(): name for name, _, _ in ole.entries}
+    if "encryptioninfo" in names or "encryptedpackage" in names:
         raise fail(path, "file-encrypted", MSG_ENCRYPTED)
-    if "workbook" in lower or "book" in lower:
-        return "xls"
-    raise fail(path, "not-a-spreadsheet", MSG_NOT_SHEET)
+    book = names.get("workbook") or names.get("book")
+    if book is None:
+        raise fail(path, "not-a-spreadsheet", MSG_NOT_SHEET)
+    try:
+        encrypted = xls_has_filepass(ole.stream(book)[:64])
+    except (ValueError, KeyError, struct.error, IndexError):
+        raise fail(path, "file-corrupt", MSG_CORRUPT) from None
+    if encrypted:
+        raise fail(path, "file-encrypted", MSG_ENCRYPTED)
+    return "xls"

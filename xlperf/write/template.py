@@ -108,7 +108,10 @@ def write_template(spec: FormSpec, year: int, target: str | Path | io.BytesIO,
     wb = xlsxwriter.Workbook(target, {"in_memory": True, "strings_to_formulas": False,
                                       "strings_to_numbers": False, "strings_to_urls": False})
     try:
-        wb.set_properties({"title": f"{spec.title}（{year}年度）", "author": "xlperf", "comments": f"xlperf {__version__}"})
+        props = {"title": f"{spec.title}（{year}年度）", "author": "xlperf", "comments": f"xlperf {__version__}"}
+        if opts.generated_at:  # a fixed timestamp makes regeneration byte-identical
+            props["created"] = dt.datetime.fromisoformat(opts.generated_at).replace(tzinfo=None)
+        wb.set_properties(props)
         ws = _Sheet(wb.add_worksheet(spec.sheet))
         fmt = _Formats(wb, spec)
         lists = _write_lists(wb, spec)

@@ -272,11 +272,12 @@ def dovecot(request):
     port, ssl_port = free_port(), free_port()
     conf = base / "dovecot.conf"
     conf.write_text(dovecot_config(base, port=port, ssl_port=ssl_port, tls=tls))
-    proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    with open(base / "dovecot.out", "wb") as out:
+        proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
     server = Dovecot(base, port, ssl_port if tls else None, str(tls.cert) if tls else "", proc)
     try:
         if not _wait_for_port(port, proc):
-            out = proc.stdout.read().decode(errors="replace") if proc.poll() is not None else ""
+            out = (base / "dovecot.out").read_text(errors="replace")
             pytest.fail(f"Dovecot did not start.\n--- config ---\n{conf.read_text()}\n--- output ---\n{out}\n--- log ---\n{server.log()}")
         yield server
     finally:

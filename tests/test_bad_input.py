@@ -2,6 +2,7 @@
 and a Chinese reason naming the file — never as a traceback."""
 from __future__ import annotations
 
+import random
 import zipfile
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def test_a_decompression_bomb_is_refused_before_inflating(tmp_path):
 def test_a_sheet_over_the_cell_limit_is_refused(tmp_path):
     path = small_workbook(tmp_path / "huge.xlsx", rows=200, cols=10)
     err = unreadable(path, max_cells=1000)
-    assert err.code == "file-too-large"
+    assert (err.code, err.message) == ("file-too-large", "表格单元格过多（超过 1,000 个），已拒绝读取")
     assert read_grid(path, max_cells=2000).sheets[0].values[(199, 9)] == 1999.0
 
 
@@ -143,6 +144,8 @@ for name, args in (
     ("enc.xlsx", (pv("FilterName", "Calc MS Excel 2007 XML"), pv("EncryptionData", ooxml))),
     ("enc.xls", (pv("FilterName", "MS Excel 97"), pv("Password", "secret"))),
     ("enc.ods", (pv("FilterName", "calc8"), pv("Password", "secret"))),
+    ("plain.xls", (pv("FilterName", "MS Excel 97"),)),
+    ("plain.ods", (pv("FilterName", "calc8"),)),
 ):
     uno.invoke(doc, "storeToURL", (uno.systemPathToFileUrl(out + "/" + name), args))
 doc.close(True)
@@ -150,28 +153,69 @@ doc.close(True)
 
 
 @pytest.fixture(scope="module")
-def encrypted(tmp_path_factory) -> Path | None:
-    """The same workbook saved with an open password by LibreOffice as xlsx, xls and ods."""
+def lo_saved(tmp_path_factory) -> Path | None:
+    """A small workbook saved by LibreOffice with an open password as xlsx, xls and ods
+    (enc.*), and without one as xls and ods (plain.*), in one LibreOffice session."""
     if lo.soffice() is None:
         return None      # the `libreoffice` fixture skips (or fails in CI)
-    out = tmp_path_factory.mktemp("encrypted")
-    src = small_workbook(out / "src.xlsx")
+    out = tmp_path_factory.mktemp("lo_saved")
+    src = small_workbook(out / "src.xlsx", rows=45, cols=10)
     lo.run_uno_script(_SAVE_WITH_PASSWORD, str(src), str(out))
     return out
 
 
-def test_a_password_protected_xlsx_asks_for_the_password_to_be_removed(libreoffice, encrypted):
-    path = encrypted / "enc.xlsx"
+def test_a_password_protected_xlsx_asks_for_the_password_to_be_removed(libreoffice, lo_saved):
+    path = lo_saved / "enc.xlsx"
     assert path.read_bytes()[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"     # an OLE2 wrapper, not a zip
     err = unreadable(path)
     assert (err.code, err.message) == ("file-encrypted", ENCRYPTED)
 
 
-def test_a_password_protected_xls_asks_for_the_password_to_be_removed(libreoffice, encrypted):
-    err = unreadable(encrypted / "enc.xls")
+def test_a_password_protected_xls_asks_for_the_password_to_be_removed(libreoffice, lo_saved):
+    err = unreadable(lo_saved / "enc.xls")
     assert (err.code, err.message) == ("file-encrypted", ENCRYPTED)
 
 
-def test_a_password_protected_ods_asks_for_the_password_to_be_removed(libreoffice, encrypted):
-    err = unreadable(encrypted / "enc.ods")
+def test_a_password_protected_ods_asks_for_the_password_to_be_removed(libreoffice, lo_saved):
+    err = unreadable(lo_saved / "enc.ods")
     assert (err.code, err.message) == ("file-encrypted", ENCRYPTED)
+
+
+# ---------------------------------------------------------------- damaged bytes never escape
+
+def _mutations(data: bytes, count: int, seed: int):
+    rnd = random.Random(seed)
+    for _ in range(count):
+        b = bytearray(data)
+        for _ in range(rnd.randint(1, 12)):
+            b[rnd.randrange(len(b))] = rnd.randrange(256)
+        if rnd.random() < 0.2:
+            b = b[:rnd.randrange(len(b))]
+        yield bytes(b)
+
+
+def _read_each(paths_and_bytes, tmp_path: Path, suffix: str) -> set[str]:
+    outcomes = set()
+    target = tmp_path / f"damaged{suffix}"
+    for data in paths_and_bytes:
+        target.write_bytes(data)
+        try:
+            read_grid(target)
+            outcomes.add("read")
+        except UnreadableFile as e:
+            assert e.path == str(target)
+            outcomes.add(e.code)
+    return outcomes
+
+
+def test_randomly_damaged_xlsx_files_are_read_or_refused__never_a_traceback(tmp_path):
+    data = small_workbook(tmp_path / "src.xlsx", rows=45, cols=10).read_bytes()
+    assert "file-corrupt" in _read_each(_mutations(data, 300, seed=1), tmp_path, ".xlsx")
+
+
+@pytest.mark.parametrize("name", ["plain.xls", "plain.ods", "enc.xlsx"])
+def test_randomly_damaged_libreoffice_files_are_read_or_refused__never_a_crash(libreoffice, lo_saved, tmp_path, name):
+    """calamine can abort the whole process on a bad length (Rust allocation failure),
+    so this test would kill pytest rather than fail if the preflight checks regress."""
+    data = (lo_saved / name).read_bytes()
+    assert _read_each(_mutations(data, 300, seed=2), tmp_path, Path(name).suffix) - {"read"}

@@ -118,7 +118,8 @@ def test_parse_amount(raw, value):
     assert (a.value, a.na, a.warnings) == (value, False, ())
 
 
-@pytest.mark.parametrize("raw", ["95%", "一百", "1,23", True, dt.date(2024, 1, 1), float("nan"), 10 ** 400, "9" * 400])
+@pytest.mark.parametrize("raw", ["95%", "一百", "1,23", True, dt.date(2024, 1, 1), float("nan"), 10 ** 400, "9" * 400],
+                         ids=["percent", "chinese-numeral", "bad-grouping", "bool", "date", "nan", "huge-int", "400-digits"])
 def test_parse_amount__rejects_what_is_not_a_number(raw):
     a = parse_amount(raw)
     assert a.value is None and a.warnings
@@ -136,12 +137,13 @@ def test_parse_rate(raw, percent_format, value):
     assert parse_rate(raw, percent_format=percent_format).value == pytest.approx(value)
 
 
-@pytest.mark.parametrize("raw", ["81.8", "１００", "1,234"])
+@pytest.mark.parametrize("raw", ["81.8", "１００", "1,234"], ids=["plain", "full-width", "thousands"])
 def test_parse_rate__keeps_the_raw_text_of_a_typed_number(raw):
     assert parse_rate(raw).raw == raw
 
 
-@pytest.mark.parametrize("raw", [float("nan"), float("inf"), -math.inf, 10 ** 400, "abc", True])
+@pytest.mark.parametrize("raw", [float("nan"), float("inf"), -math.inf, 10 ** 400, "abc", True],
+                         ids=["nan", "inf", "-inf", "huge-int", "text", "bool"])
 def test_parse_rate__no_rate_from_non_numbers(raw):
     r = parse_rate(raw)
     assert r.value is None and r.warnings
@@ -156,6 +158,8 @@ def test_parse_rate__no_rate_from_non_numbers(raw):
     pytest.param("满意", "群众不满意", 2, id="negated-met-word"),
     pytest.param("及时", "发放不及时", 2, id="negated-timely"),
     pytest.param("有所提升", "不断提升", 0, id="budu-is-not-a-negation"),
+    pytest.param("完成", "不完全达成", 1, id="not-fully-is-partly"),
+    pytest.param("定性有效", "措施无效", 2, id="ineffective"),
     pytest.param("有所提升", "为未来持续提升奠定基础", 0, id="weilai-is-not-a-negation"),
     pytest.param("有所提升", "详见附件", None, id="unknown"),
 ])

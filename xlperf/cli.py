@@ -286,5 +286,15 @@ def remind_cmd(workspace: Path, dry_run: bool) -> None:
         sys.exit(1)
 
 
+@main.command("demo")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=Path("xlperf-demo"),
+              show_default=True, help="演示工作区文件夹（已存在时自动另起新文件夹）")
+@friendly
+def demo_cmd(output: Path) -> None:
+    """用内置示例数据演示全流程：名单 → 生成 → 发送 → 回收 → 校验 → 催报 → 汇总。"""
+    from .demo import run_demo
+    run_demo(output, console)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -256,11 +256,14 @@ def upsert_roster_row(conn: sqlite3.Connection, fields: dict) -> int:
     cols = ", ".join(ROSTER_FIELDS)
     marks = ", ".join("?" for _ in ROSTER_FIELDS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in ROSTER_FIELDS if c not in ("unit_code", "project_code"))
-    row = conn.execute(
+    # No RETURNING: it needs SQLite 3.35, newer than some distributions' Python ships with.
+    conn.execute(
         f"INSERT INTO roster ({cols}, active) VALUES ({marks}, 1) "
-        f"ON CONFLICT (unit_code, project_code) DO UPDATE SET {updates}, active = 1 RETURNING id",
-        [fields[c] for c in ROSTER_FIELDS]).fetchone()
-    return int(row[0])
+        f"ON CONFLICT (unit_code, project_code) DO UPDATE SET {updates}, active = 1",
+        [fields[c] for c in ROSTER_FIELDS])
+    roster_id = roster_id_for(conn, fields["unit_code"], fields["project_code"])
+    assert roster_id is not None
+    return roster_id
 
 
 def replace_targets(conn: sqlite3.Connection, roster_id: int, targets: Iterable[dict]) -> None:

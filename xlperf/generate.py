@@ -37,8 +37,10 @@ def file_name(row: RosterRow, year: int) -> str:
 
 def form_data_for(row: RosterRow, spec: FormSpec) -> FormData:
     """What the province pre-fills: header, the approved budget and targets."""
-    data = FormData(header={"project_name": row.project_name, "unit": row.unit_name,
-                            "department": row.department, "project_code": row.project_code})
+    header = {"project_name": row.project_name, "unit": row.unit_name, "department": row.department,
+              "project_code": row.project_code}
+    shown = {f.key for f in spec.header_fields()}
+    data = FormData(header={k: v for k, v in header.items() if k in shown})
     first_source = spec.funds_rows[1].key
     funds_cols = {c.key for c in spec.funds_columns}
     values = {k: v for k, v in (("initial_budget", row.initial_budget), ("budget", row.budget))

@@ -290,7 +290,7 @@ class Sender:
             if self._smtp is None:
                 self._smtp = self._connect()
             refused = self._smtp.send_message(msg)
-        except (smtplib.SMTPException, OSError) as exc:
+        except (smtplib.SMTPException, OSError, UnicodeError) as exc:
             self.close()
             raise MailError(self._describe(exc, msg), code="mail-send-failed") from None
         if refused:
@@ -342,6 +342,8 @@ class Sender:
             why = "连接超时，请检查网络或服务器地址"
         elif isinstance(exc, socket.gaierror):
             why = "找不到该服务器，请检查 SMTP 服务器地址"
+        elif isinstance(exc, UnicodeError):
+            why = "用户名、密码或收件人地址含有服务器不接受的非英文字符"
         elif isinstance(exc, smtplib.SMTPServerDisconnected):
             why = "服务器断开了连接"
         else:
@@ -379,6 +381,9 @@ def _safe_name(text: str, limit: int = 80) -> str:
 
 @dataclass(frozen=True)
 class Attachment:
+    """One attachment of a collected message; names are decoded, `data` is
+    left out of the repr."""
+
     filename: str
     data: bytes = field(repr=False)
     message_uid: str
@@ -452,7 +457,7 @@ def fetch_attachments(
     failures: list[FetchFailure] = []
     try:
         conn = _imap_connect(s, password)
-    except (imaplib.IMAP4.error, OSError) as exc:
+    except (imaplib.IMAP4.error, OSError, UnicodeError) as exc:
         raise MailError(_scrub(f"无法登录收件服务器 {where}：{_imap_reason(exc)}", password), code="mail-fetch-failed") from None
     try:
         try:
@@ -476,10 +481,10 @@ def fetch_attachments(
                 msg = email.message_from_bytes(raw, policy=_RECEIVE_POLICY)
                 summary = _summary(uid, msg)
                 parts = list(_attachment_parts(msg))
-            except imaplib.IMAP4.abort as exc:
+            except (imaplib.IMAP4.abort, OSError) as exc:  # the connection is gone: stop here
                 failures.append(_failure(summary, f"连接中断：{_imap_reason(exc)}", "mail-fetch-failed", password))
                 break
-            except (imaplib.IMAP4.error, OSError, ValueError) as exc:
+            except (imaplib.IMAP4.error, ValueError) as exc:
                 failures.append(_failure(summary, f"读取邮件失败：{_imap_reason(exc)}", "mail-fetch-failed", password))
                 continue
             seen += 1
@@ -499,9 +504,9 @@ def fetch_attachments(
                 typ, _ = conn.uid("STORE", uid, "+FLAGS.SILENT", flags)
                 if typ != "OK":
                     raise imaplib.IMAP4.error("服务器拒绝标记为已读")
-            except imaplib.IMAP4.error as exc:
+            except (imaplib.IMAP4.error, OSError) as exc:
                 failures.append(_failure(summary, f"附件已保存，但标记已读失败：{_imap_reason(exc)}", "mail-mark-failed", password))
-                if isinstance(exc, imaplib.IMAP4.abort):
+                if isinstance(exc, (imaplib.IMAP4.abort, OSError)):
                     break
     finally:
         _imap_close(conn)
@@ -525,9 +530,8 @@ def _imap_connect(s: MailSettings, password: str) -> imaplib.IMAP4:
 
 
 def _imap_close(conn: imaplib.IMAP4) -> None:
+    # LOGOUT without CLOSE: CLOSE would expunge what other clients flagged \Deleted.
     try:
-        if conn.state == "SELECTED":
-            conn.close()
         conn.logout()
     except (imaplib.IMAP4.error, OSError):
         try:
@@ -543,10 +547,13 @@ def _imap_reason(exc: BaseException) -> str:
         return f"加密连接失败，请检查 imap_security 设置与服务器证书（{exc.reason or exc}）"
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return "连接超时"
-    text = str(exc.args[0] if exc.args else exc)
+    if isinstance(exc, UnicodeError):
+        return "用户名或密码含有服务器不接受的非英文字符"
+    arg = exc.args[0] if exc.args else ""
+    text = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
     if isinstance(exc, imaplib.IMAP4.error) and "AUTHENTICATIONFAILED" in text.upper():
         return "用户名或密码错误"
-    return text.strip("b'\"") or type(exc).__name__
+    return text or type(exc).__name__
 
 
 def _failure(summary: MessageSummary, text: str, code: str, password: str) -> FetchFailure:

@@ -34,6 +34,23 @@ def result_json(r: CheckResult) -> dict:
     }
 
 
+def result_from_json(d: dict, findings=None) -> CheckResult:
+    """Rebuild a CheckResult from `result_json` output (as stored in the ledger)."""
+    from .validate import IndicatorResult
+    names = IndicatorResult.__dataclass_fields__
+    inds = [IndicatorResult(**{k: v for k, v in i.items() if k in names}) for i in d.get("indicators", [])]
+    from .findings import Finding
+    fs = findings if findings is not None else [
+        Finding(f["code"], f["severity"], f["message"], d.get("path", ""), f.get("sheet", ""), f.get("cell", ""), f.get("field", ""))
+        for f in d.get("findings", [])]
+    return CheckResult(path=d.get("path", ""), readable=d.get("readable", True), format=d.get("format", ""),
+                       form=d.get("form"), year=d.get("year"), sheet=d.get("sheet", ""), located_by=d.get("located_by", ""),
+                       project=d.get("project", ""), unit=d.get("unit", ""), department=d.get("department", ""),
+                       funds=dict(d.get("funds") or {}), indicators=inds, total_score=d.get("total_score"),
+                       total_weight=d.get("total_weight"), grade=d.get("grade"), printed_total=d.get("printed_total"),
+                       printed_grade=d.get("printed_grade"), findings=list(fs))
+
+
 def print_result(console: Console, r: CheckResult) -> None:
     if not r.readable or r.form is None:
         f = r.findings[0] if r.findings else None

@@ -158,14 +158,13 @@ def _header_lookup(labels: list[str]) -> dict[str, str]:
 
 def _open_workbook(path: Path):
     import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
 
     path = Path(path)
     if not path.exists():
         raise RosterError(f"找不到名单文件 {path}", code="roster-missing", path=str(path))
     try:
         return openpyxl.load_workbook(path, data_only=True)
-    except (InvalidFileException, Exception) as exc:  # BadZipFile, KeyError, XML errors: all mean "not a usable .xlsx"
+    except Exception as exc:  # BadZipFile, KeyError, XML errors: not a usable .xlsx
         hint = "（.xls 或 .et 文件请先在 Excel/WPS 中另存为 .xlsx）" if path.suffix.lower() != ".xlsx" else ""
         raise RosterError(f"名单文件无法打开：{type(exc).__name__}{hint}", code="roster-unreadable",
                           path=str(path)) from None
@@ -322,17 +321,15 @@ def _load_targets(ws, by_key: dict[tuple[str, str], RosterRow], problems: list[s
     for r, cells in _data_rows(ws, header_row):
         where = f"{title} 第{r}行"
 
-        def cell(label: str):
-            return _cell(cells, columns, label)
+        def value(label: str) -> object:
+            cell = _cell(cells, columns, label)
+            return None if cell is None else cell.value
 
-        unit_code = _code(cell("单位代码").value if cell("单位代码") else None)
-        project_code = _code(cell("项目代码").value if cell("项目代码") else None)
-        level1 = _text(cell("一级指标").value if cell("一级指标") else None)
-        level2 = _text(cell("二级指标").value if cell("二级指标") else None)
-        name = _text(cell("三级指标").value if cell("三级指标") else None)
-        c_target = cell("年度指标值")
-        target = _percent_text(c_target.value, c_target.number_format) if c_target is not None else ""
-        raw_weight = cell("分值").value if cell("分值") else None
+        unit_code, project_code = _code(value("单位代码")), _code(value("项目代码"))
+        level1, level2, name = _text(value("一级指标")), _text(value("二级指标")), _text(value("三级指标"))
+        target_cell = _cell(cells, columns, "年度指标值")
+        target = "" if target_cell is None else _percent_text(target_cell.value, target_cell.number_format)
+        raw_weight = value("分值")
 
         for label, text in (("单位代码", unit_code), ("项目代码", project_code),
                             ("一级指标", level1), ("三级指标", name)):
@@ -549,6 +546,9 @@ def write_roster_template(path: Path, rows: list[RosterRow] | None = None, *,
                 ws.write_comment(0, c, f"【{need}】{help_text}", {"x_scale": 1.6, "y_scale": 1.2})
             ws.freeze_panes(1, 0)
             ws.autofilter(0, 0, last, len(labels) - 1)
+            ws.set_landscape()
+            ws.fit_to_pages(1, 0)
+            ws.repeat_rows(0)
 
         # 名单
         ws = wb.add_worksheet(ROSTER_SHEET)
@@ -622,6 +622,7 @@ def _write_instructions(wb, taxonomy: dict[str, list[str]]) -> None:
     ws.set_column(0, 0, 16)
     ws.set_column(1, 1, 10)
     ws.set_column(2, 2, 80)
+    ws.fit_to_pages(1, 0)
     lines = [
         "1. 本文件是绩效自评表下发名单。每个“单位 + 项目”占“名单”表的一行，系统据此为每行生成一份自评表并发送到所填邮箱。",
         "2. 前几行是示例（湖南省样例数据，邮箱为 example.gov.cn），请删除或改为实际内容后再导入。",

@@ -19,7 +19,7 @@ from xml.etree.ElementTree import Element, fromstring
 
 import python_calamine as pc
 
-from .detect import MSG_CORRUPT, MSG_ENCRYPTED, Ole2, fail, too_large_message
+from .detect import MSG_CORRUPT, MSG_ENCRYPTED, CellBudget, Ole2, fail, too_large_message, too_many_cells_message
 from .grid import Grid, Sheet
 
 # pyo3 enums are not hashable; their str() is "SheetVisibleEnum.Hidden".
@@ -74,7 +74,7 @@ def read_with_calamine(path, fmt: str, *, max_uncompressed: int, max_cells: int)
             raise fail(path, "file-encrypted", MSG_ENCRYPTED) from None
         raise fail(path, "file-corrupt", MSG_CORRUPT) from None
     grid = Grid(path=str(path), format=fmt, defined_names=names, application=application)
-    budget = max_cells
+    budget = CellBudget(max_cells, path)
     try:
         for meta in wb.sheets_metadata:
             state = _STATES.get(str(meta.visible).rsplit(".", 1)[-1], "visible")
@@ -82,15 +82,18 @@ def read_with_calamine(path, fmt: str, *, max_uncompressed: int, max_cells: int)
                 grid.sheets.append(Sheet(name=meta.name, state=state))
                 continue
             cs = wb.get_sheet_by_name(meta.name)
-            budget -= cs.total_height * cs.total_width if cs.height else 0
-            if budget < 0:
-                raise fail(path, "file-too-large", too_large_message("单元格数量超过上限"))
+            if cs.height:
+                budget.take(cs.total_height * cs.total_width)
             sheet = extra.get(meta.name) or Sheet(name=meta.name)
             sheet.state = state
             values = sheet.values
             for r, row in enumerate(cs.to_python(skip_empty_area=False) if cs.height else ()):
                 for c, v in enumerate(row):
-                    if v is not None and v != "":
+                    t = type(v)
+                    if t is str or t is float:
+                        if v != "":
+                            values[(r, c)] = v
+                    elif v is not None:
                         values[(r, c)] = _value(v)
             if fmt != "ods":
                 sheet.merged = [(r0, c0, r1, c1) for (r0, c0), (r1, c1) in (cs.merged_cell_ranges or ())]
@@ -122,7 +125,7 @@ def xls_preflight(path, max_cells: int) -> None:
     except (ValueError, KeyError, struct.error, IndexError):
         raise fail(path, "file-corrupt", MSG_CORRUPT) from None
     n = len(stream)
-    too_many = fail(path, "file-too-large", too_large_message("单元格数量超过上限"))
+    too_many = fail(path, "file-too-large", too_many_cells_message(max_cells))
     corrupt = fail(path, "file-corrupt", MSG_CORRUPT)
     offsets: list[int] = []
     for rec, body, ln in _records(stream, 0):
@@ -135,23 +138,32 @@ def xls_preflight(path, max_cells: int) -> None:
         elif rec == 0x000A:
             break
     total = 0
+    unpack = struct.unpack_from
     for pos in offsets:
         if pos >= n:
             raise corrupt
-        r0 = c0 = 1 << 20
-        r1 = c1 = -1
-        for rec, body, ln in _records(stream, pos):
-            if rec in _XLS_CELLS and ln >= 4:
-                row, col = struct.unpack_from("<HH", stream, body)
-                cols = (col, col)
+        rows: list[int] = []
+        cols: list[int] = []
+        while pos + 4 <= n:
+            rec, ln = unpack("<HH", stream, pos)
+            body = pos + 4
+            pos = body + ln
+            if pos > n or rec == 0x000A:
+                break
+            if rec in _XLS_CELLS:
+                if ln >= 4:
+                    row, col = unpack("<HH", stream, body)
+                    rows.append(row)
+                    cols.append(col)
             elif rec == 0x00BD and ln >= 6:                       # MulRk: a run of columns
-                row, col = struct.unpack_from("<HH", stream, body)
-                cols = (col, struct.unpack_from("<H", stream, body + ln - 2)[0])
+                row, col = unpack("<HH", stream, body)
+                rows.append(row)
+                cols += (col, unpack("<H", stream, body + ln - 2)[0])
             elif rec == 0x0200:                                   # Dimensions: calamine reserves rows x cols
                 if ln == 14:
-                    rf, rl, cf, cl = struct.unpack_from("<IIHH", stream, body)
+                    rf, rl, cf, cl = unpack("<IIHH", stream, body)
                 elif ln == 10:
-                    rf, rl, cf, cl = struct.unpack_from("<HHHH", stream, body)
+                    rf, rl, cf, cl = unpack("<HHHH", stream, body)
                 else:
                     raise corrupt
                 if rl >= 1 and cl >= 1:
@@ -159,15 +171,8 @@ def xls_preflight(path, max_cells: int) -> None:
                         raise corrupt
                     if (rl - rf) * (cl - cf) > max_cells:
                         raise too_many
-                continue
-            elif rec == 0x000A:
-                break
-            else:
-                continue
-            r0, r1 = min(r0, row), max(r1, row)
-            c0, c1 = min(c0, *cols), max(c1, *cols)
-        if r1 >= 0:
-            total += (r1 - r0 + 1) * (c1 - c0 + 1)
+        if rows:
+            total += (max(rows) - min(rows) + 1) * (max(cols) - min(cols) + 1)
             if total > max_cells:
                 raise too_many
 
@@ -287,13 +292,17 @@ def _ods_facts(path, limit: int, max_cells: int) -> tuple[dict[str, Sheet], dict
         raise fail(path, "file-corrupt", MSG_CORRUPT)
     cell_styles = _cell_styles(_data_styles(styles, content), styles, content)
     sheets: dict[str, Sheet] = {}
-    budget = [max_cells]
+    budget = CellBudget(max_cells, path)
     for table in content.iter(_T + "table"):
         sheet = Sheet(name=table.get(_T + "name") or "")
         sheet.protected = table.get(_T + "protected") == "true"
         sheet.unlocked = set()
         col_defaults = _column_defaults(table)
-        _walk_rows(table, sheet, cell_styles, col_defaults, [0], budget, path)
+        box = [1 << 62, 1 << 62, -1, -1]
+        _walk_rows(table, sheet, cell_styles, col_defaults, [0], budget, box)
+        if box[2] >= 0:
+            # calamine expands repeated cells into a dense range over the used box: bound it first.
+            budget.take((box[2] - box[0] + 1) * (box[3] - box[1] + 1))
         sheets[sheet.name] = sheet
     names: dict[str, str] = {}
     # Workbook-level names only: sheet-local ones sit inside their table:table.
@@ -339,10 +348,11 @@ _ROW_CONTAINERS = {_T + "table-row-group", _T + "table-header-rows", _T + "table
 
 
 def _walk_rows(parent: Element, sheet: Sheet, cell_styles, col_defaults, row_no: list[int],
-               budget: list[int], path) -> None:
+               budget: CellBudget, box: list[int]) -> None:
+    """Record formulas, formats, unlocked cells and spans; grow `box` (r0, c0, r1, c1) over cells with content."""
     for el in parent:
         if el.tag in _ROW_CONTAINERS:
-            _walk_rows(el, sheet, cell_styles, col_defaults, row_no, budget, path)
+            _walk_rows(el, sheet, cell_styles, col_defaults, row_no, budget, box)
             continue
         if el.tag != _T + "table-row":
             continue
@@ -359,11 +369,12 @@ def _walk_rows(parent: Element, sheet: Sheet, cell_styles, col_defaults, row_no:
                 vt = cell.get(_O + "value-type")
                 if vt == "percentage" and "%" not in code:
                     code = "0%"
+                if vt is not None or formula is not None or len(cell):
+                    box[0], box[1] = min(box[0], r0), min(box[1], c)
+                    box[2], box[3] = max(box[2], r0 + reps - 1), max(box[3], c + n - 1)
                 spans = (int(cell.get(_T + "number-rows-spanned") or 1), int(cell.get(_T + "number-columns-spanned") or 1))
                 if formula is not None or code or unlocked or spans != (1, 1):
-                    budget[0] -= min(n, _REPEAT_CAP) * min(reps, _REPEAT_CAP)
-                    if budget[0] < 0:
-                        raise fail(path, "file-too-large", too_large_message("单元格数量超过上限"))
+                    budget.take(min(n, _REPEAT_CAP) * min(reps, _REPEAT_CAP))
                     for rr in range(r0, r0 + min(reps, _REPEAT_CAP)):
                         for cc in range(c, c + min(n, _REPEAT_CAP)):
                             key = (rr, cc)

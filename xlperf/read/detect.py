@@ -31,6 +31,23 @@ def too_large_message(what: str) -> str:
     return f"文件解压后过大（{what}），已拒绝读取"
 
 
+def too_many_cells_message(max_cells: int) -> str:
+    return f"表格单元格过多（超过 {max_cells:,} 个），已拒绝读取"
+
+
+class CellBudget:
+    """Counts cells across a workbook's sheets; refuses the file once `limit` is passed."""
+
+    def __init__(self, limit: int, path) -> None:
+        self.limit = self.left = limit
+        self.path = path
+
+    def take(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise fail(self.path, "file-too-large", too_many_cells_message(self.limit))
+
+
 def fail(path, code: str, message: str) -> UnreadableFile:
     return UnreadableFile(message, code=code, path=str(path))
 

@@ -14,7 +14,7 @@ import zipfile
 from datetime import datetime, timedelta
 from xml.etree.ElementTree import Element, fromstring
 
-from .detect import MSG_CORRUPT, fail, too_large_message
+from .detect import MSG_CORRUPT, CellBudget, fail, too_large_message
 from .grid import Grid, Sheet
 
 _MAIN_NS = ("http://schemas.openxmlformats.org/spreadsheetml/2006/main",
@@ -231,7 +231,7 @@ def _read(pkg: _Package, path, max_cells: int) -> Grid:
 
     grid = Grid(path=str(path), format="xlsx")
     sheets_el = wb.find(ns + "sheets")
-    budget = [max_cells]
+    budget = CellBudget(max_cells, path)
     for el in (sheets_el if sheets_el is not None else ()):
         rid = next((v for k, v in el.attrib.items() if k.endswith("}id")), None)
         sheet = Sheet(name=el.get("name") or "", state=el.get("state") or "visible")
@@ -239,7 +239,7 @@ def _read(pkg: _Package, path, max_cells: int) -> Grid:
         if target is not None:
             root = pkg.xml(target[1])
             if root is not None:
-                _fill_sheet(sheet, root, sst, styles, date1904, budget, path)
+                _fill_sheet(sheet, root, sst, styles, date1904, budget)
         grid.sheets.append(sheet)
 
     names_el = wb.find(ns + "definedNames")
@@ -266,7 +266,7 @@ def _read(pkg: _Package, path, max_cells: int) -> Grid:
 
 
 def _fill_sheet(sheet: Sheet, root: Element, sst: list[str], styles: list[tuple[str, bool, bool]],
-                date1904: bool, budget: list[int], path) -> None:
+                date1904: bool, budget: CellBudget) -> None:
     ns = _ns_of(root)
     c_tag, v_tag, f_tag, is_tag = ns + "c", ns + "v", ns + "f", ns + "is"
     t_tag, r_tag = ns + "t", ns + "r"
@@ -278,9 +278,7 @@ def _fill_sheet(sheet: Sheet, root: Element, sst: list[str], styles: list[tuple[
     for row in (data if data is not None else ()):
         rr = row.get("r")
         r = int(rr) - 1 if rr else r + 1
-        budget[0] -= len(row)
-        if budget[0] < 0:
-            raise fail(path, "file-too-large", too_large_message("单元格数量超过上限"))
+        budget.take(len(row))
         c = -1
         for cell in row:
             if cell.tag != c_tag:

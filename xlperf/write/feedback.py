@@ -6,6 +6,7 @@ file is never touched: we read it and write a new file beside the others.
 """
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from pathlib import Path
 
@@ -42,7 +43,8 @@ def unique_path(directory: Path, name: str) -> Path:
 def _workbook_for(src: Path, result: CheckResult):
     """openpyxl workbook of the return: the file itself for xlsx, else rebuilt from its grid."""
     if result.format == "xlsx":
-        return openpyxl.load_workbook(src, rich_text=False)
+        with open(src, "rb") as fh:   # store objects have no extension, which openpyxl insists on for paths
+            return openpyxl.load_workbook(io.BytesIO(fh.read()), rich_text=False)
     grid = read_grid(src)
     wb = openpyxl.Workbook()
     wb.remove(wb.active)

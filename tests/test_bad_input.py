@@ -219,3 +219,25 @@ def test_randomly_damaged_libreoffice_files_are_read_or_refused__never_a_crash(l
     so this test would kill pytest rather than fail if the preflight checks regress."""
     data = (lo_saved / name).read_bytes()
     assert _read_each(_mutations(data, 300, seed=2), tmp_path, Path(name).suffix) - {"read"}
+
+
+def test_an_xls_whose_dimensions_claim_billions_of_cells_is_refused_before_calamine(libreoffice, lo_saved, tmp_path):
+    """Without the preflight, calamine reserves rows x cols and aborts the process."""
+    data = bytearray((lo_saved / "plain.xls").read_bytes())
+    at = data.find(b"\x00\x02\x0e\x00")                   # DIMENSIONS record, BIFF8 (14 bytes)
+    assert at > 0
+    data[at + 8:at + 12] = (0xFFFFFFF0).to_bytes(4, "little")   # last row + 1
+    path = tmp_path / "dims.xls"
+    path.write_bytes(bytes(data))
+    assert unreadable(path).code == "file-too-large"
+
+
+def test_an_ods_with_a_hugely_repeated_cell_is_refused_before_calamine_expands_it(libreoffice, lo_saved, tmp_path):
+    path = tmp_path / "repeated.ods"
+    with zipfile.ZipFile(lo_saved / "plain.ods") as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "content.xml":
+                data = data.replace(b"<table:table-row ", b'<table:table-row table:number-rows-repeated="5000000" ', 1)
+            dst.writestr(info, data)
+    assert unreadable(path).code == "file-too-large"

@@ -85,8 +85,7 @@ def _sniff_zip(path) -> str:
                         raise fail(path, "file-encrypted", MSG_ENCRYPTED)
                     return "ods"
             lower = {n.lower() for n in names}
-            if "xl/workbook.xml" in lower or _office_document(z, names).endswith(".xml") and \
-                    "[content_types].xml" in lower and _has_workbook_type(z, names):
+            if "xl/workbook.xml" in lower or _has_workbook_type(z, names):
                 return "xlsx"
             if "xl/workbook.bin" in lower:
                 raise fail(path, "format-unsupported", MSG_XLSB)
@@ -103,22 +102,8 @@ def _ods_encrypted(z: zipfile.ZipFile, names: set[str]) -> bool:
     return m in names and z.getinfo(m).file_size <= 5_000_000 and b"encryption-data" in z.read(m)
 
 
-def _office_document(z: zipfile.ZipFile, names: set[str]) -> str:
-    if "_rels/.rels" not in names or z.getinfo("_rels/.rels").file_size > 100_000:
-        return ""
-    data = z.read("_rels/.rels")
-    i = data.find(b"/officeDocument\"")
-    if i < 0:
-        return ""
-    # Cheap: the Target attribute of that Relationship element.
-    start = data.rfind(b"<", 0, i)
-    end = data.find(b">", i)
-    el = data[start:end]
-    j = el.find(b'Target="')
-    return el[j + 8:el.find(b'"', j + 8)].decode("utf-8", "replace") if j >= 0 else ""
-
-
 def _has_workbook_type(z: zipfile.ZipFile, names: set[str]) -> bool:
+    """A workbook stored somewhere other than xl/workbook.xml still declares its content type."""
     ct = next((n for n in names if n.lower() == "[content_types].xml"), None)
     if ct is None or z.getinfo(ct).file_size > 1_000_000:
         return False
@@ -148,7 +133,7 @@ class Ole2:
         self.ssz = ssz = 1 << shift
         n_sectors = len(data) // ssz + 1
         n_dir, n_fat, first_dir = struct.unpack_from("<III", data, 0x28)
-        self.mini_cutoff, first_minifat, n_minifat, first_difat, n_difat = struct.unpack_from("<IIIII", data, 0x38)
+        _, first_minifat, n_minifat, first_difat, n_difat = struct.unpack_from("<IIIII", data, 0x38)
         if max(n_dir, n_fat, n_minifat, n_difat) > n_sectors:
             raise ValueError("header counts exceed the file")
         per_sector = ssz // 4
@@ -195,7 +180,7 @@ class Ole2:
     def stream(self, name: str) -> bytes:
         found = {n.lower(): (st, sz) for n, st, sz in self.entries}
         start, size = found[name.lower()]
-        if size >= self.mini_cutoff:
+        if size >= 4096:          # the cutoff is fixed by the format (and calamine hard-codes it)
             return b"".join(self.sector(s) for s in self.chain(start))[:size]
         # Small streams live in 64-byte mini sectors inside the root entry's stream.
         mini = b"".join(self.sector(s) for s in self.chain(self.entries[0][1]))
@@ -212,10 +197,6 @@ class Ole2:
         if len(data) < size:
             raise ValueError("mini stream too short")
         return data[:size]
-
-
-def ole2_stream_names(data: bytes) -> list[str]:
-    return [name for name, _, _ in Ole2(data).entries]
 
 
 def xls_has_filepass(head: bytes) -> bool:

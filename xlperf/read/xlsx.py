@@ -246,7 +246,8 @@ def _read(pkg: _Package, path, max_cells: int) -> Grid:
     if names_el is not None:
         for dn in names_el:
             name = dn.get("name") or ""
-            if dn.get("localSheetId") is not None or name.lower().startswith("_xlnm.") or not dn.text:
+            # Sheet-local names, built-ins (_xlnm.Print_Area) and Excel's hidden _xlfn. shims are not fields.
+            if dn.get("localSheetId") is not None or name.lower().startswith(("_xlnm.", "_xlfn.")) or not dn.text:
                 continue
             grid.defined_names[name] = dn.text
 

@@ -241,3 +241,26 @@ def test_an_ods_with_a_hugely_repeated_cell_is_refused_before_calamine_expands_i
                 data = data.replace(b"<table:table-row ", b'<table:table-row table:number-rows-repeated="5000000" ', 1)
             dst.writestr(info, data)
     assert unreadable(path).code == "file-too-large"
+
+
+def test_an_ods_with_whole_sheets_unlocked_is_read_not_refused(tmp_path, libreoffice):
+    """A clerk unlocks every cell, then locks the labels: LibreOffice stores huge repeated runs."""
+    import xlsxwriter
+
+    from libreoffice import convert
+    src = tmp_path / "unlocked.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    unlocked = wb.add_format({"locked": False})
+    locked = wb.add_format({"locked": True})
+    for name in ("表一", "表二"):
+        ws = wb.add_worksheet(name)
+        ws.set_column(0, 16383, None, unlocked)
+        for r in range(20):
+            ws.write_string(r, 0, f"标签{r}", locked)
+            ws.write_number(r, 1, r)
+        ws.protect()
+    wb.close()
+    ods = convert(src, "ods", tmp_path / "out")
+    grid = read_grid(ods, max_cells=1_000_000)
+    assert [s.name for s in grid.sheets] == ["表一", "表二"]
+    assert grid.sheets[0].values[(19, 1)] == 19.0 and grid.sheets[0].protected

@@ -18,14 +18,23 @@ def norm(text: object) -> str:
     """Canonical text for comparison: NFKC, no whitespace, no trailing colon."""
     if text is None:
         return ""
-    s = unicodedata.normalize("NFKC", str(text))
+    return _norm(text if isinstance(text, str) else str(text))
+
+
+@functools.lru_cache(maxsize=65536)
+def _norm(text: str) -> str:
+    s = unicodedata.normalize("NFKC", text)
     s = "".join(s.split())
     return s.rstrip(":：")
 
 
 def norm_label(text: object) -> str:
     """`norm` plus trailing brackets removed: 全年预算数(A) → 全年预算数, 产出指标(50分) → 产出指标."""
-    s = norm(text)
+    return _norm_label(norm(text))
+
+
+@functools.lru_cache(maxsize=65536)
+def _norm_label(s: str) -> str:
     for _ in range(3):
         t = _BRACKET_TAIL.sub("", s).rstrip(":：")
         if t == s:

@@ -75,6 +75,9 @@ def normalize_text(s: object) -> str:
     return _SPACE.sub("", unicodedata.normalize("NFKC", str(s)))
 
 
+_NA_NORMALIZED = frozenset(normalize_text(m) for m in NA_MARKS)
+
+
 def _raw(raw: object) -> str:
     if raw is None:
         return ""
@@ -84,7 +87,7 @@ def _raw(raw: object) -> str:
 
 
 def is_na(raw: object) -> bool:
-    return isinstance(raw, str) and normalize_text(raw) in {normalize_text(m) for m in NA_MARKS}
+    return isinstance(raw, str) and normalize_text(raw) in _NA_NORMALIZED
 
 
 def _to_float(s: str) -> float | None:

@@ -31,6 +31,7 @@ _O = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
 _S = "{urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
 _M = "{urn:oasis:names:tc:opendocument:xmlns:meta:1.0}"
 _N = "{urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0}"
+_EMPTY_RUN_CAP = 256   # expand style-only facts of empty repeated cells only for runs this small
 _REPEAT_CAP = 1000     # expand a repeated cell's facts only this far (trailing blanks repeat 16384×)
 
 
@@ -369,11 +370,15 @@ def _walk_rows(parent: Element, sheet: Sheet, cell_styles, col_defaults, row_no:
                 vt = cell.get(_O + "value-type")
                 if vt == "percentage" and "%" not in code:
                     code = "0%"
-                if vt is not None or formula is not None or len(cell):
+                has_content = vt is not None or formula is not None or len(cell) > 0
+                if has_content:
                     box[0], box[1] = min(box[0], r0), min(box[1], c)
                     box[2], box[3] = max(box[2], r0 + reps - 1), max(box[3], c + n - 1)
                 spans = (int(cell.get(_T + "number-rows-spanned") or 1), int(cell.get(_T + "number-columns-spanned") or 1))
-                if formula is not None or code or unlocked or spans != (1, 1):
+                # Empty cells carry style facts only; a huge repeated run of them (a whole sheet
+                # unlocked, then labels locked) says nothing about the form, so skip it.
+                small_run = n * reps <= _EMPTY_RUN_CAP
+                if (formula is not None or code or unlocked or spans != (1, 1)) and (has_content or small_run):
                     budget.take(min(n, _REPEAT_CAP) * min(reps, _REPEAT_CAP))
                     for rr in range(r0, r0 + min(reps, _REPEAT_CAP)):
                         for cc in range(c, c + min(n, _REPEAT_CAP)):

@@ -446,17 +446,19 @@ def _locate(grid: Grid, specs: list[FormSpec], form_hint: str | None = None) -> 
     hint = (identity or {}).get("form_id") or form_hint
     if hint:
         order.sort(key=lambda s: s.id != hint)
-    ranked = sorted(((spec_fit(grid, s), i, s) for i, s in enumerate(order)), key=lambda t: (-t[0][0], t[1]))
+    def ranked():
+        return sorted(((spec_fit(grid, s), i, s) for i, s in enumerate(order)), key=lambda t: (-t[0][0], t[1]))
+
     if "ind_name" in grid.defined_names:   # our own template: its names are exact, even if `_xlperf` is gone
         by_id = [s for s in order if identity and s.id == identity.get("form_id")]
-        for spec in by_id or [s for _, _, s in ranked]:
+        for spec in by_id or [s for _, _, s in ranked()]:
             loc = locate_by_names(grid, spec)
             if loc:
                 loc.identity, loc.identity_state = identity, state
                 if (identity or {}).get("year", "").isdigit():
                     loc.year = loc.year or int(identity["year"])
                 return loc
-    for (fit, sheet), _, spec in ranked:
+    for (fit, sheet), _, spec in ranked():
         if sheet is None or fit < 6:
             continue
         loc = locate_by_labels(grid, spec, sheet)

@@ -430,3 +430,12 @@ def test_round_trip__notice_sent_by_us_is_collected_with_its_name(smtp_server, i
     _, got = collect(imap_settings(imap_server))
 
     assert [(a.filename, a.data) for a in got] == [(TEMPLATE_NAME, template.read_bytes())]
+
+
+def test_a_connection_dropped_between_messages_is_reopened(smtp_server):
+    """Servers close idle connections; the next message must still go out."""
+    with Sender(smtp_settings(smtp_server, rate_per_minute=0)) as sender:
+        sender.send(build_message(sender=BUREAU, to="a@example.gov.cn", subject="一", body="正文", attachments=[]))
+        sender._smtp.sock.close()          # the server hung up while we waited our turn
+        sender.send(build_message(sender=BUREAU, to="b@example.gov.cn", subject="二", body="正文", attachments=[]))
+    assert [m["Subject"] for m in smtp_server.messages] == ["一", "二"]

@@ -287,6 +287,8 @@ class Sender:
         message_id = str(msg["Message-ID"]).strip()
         self._wait_for_turn()
         try:
+            if self._smtp is not None and not self._alive():
+                self.close()   # the server dropped an idle connection while we waited our turn
             if self._smtp is None:
                 self._smtp = self._connect()
             refused = self._smtp.send_message(msg)
@@ -298,6 +300,12 @@ class Sender:
             raise MailError(f"邮件已发送，但以下收件人被服务器拒收：{bad}", code="mail-send-failed")
         log.info("已发送邮件 %s 至 %s", message_id, msg["To"])
         return message_id
+
+    def _alive(self) -> bool:
+        try:
+            return self._smtp is not None and self._smtp.noop()[0] == 250
+        except (smtplib.SMTPException, OSError):
+            return False
 
     def _wait_for_turn(self) -> None:
         rate = self.settings.rate_per_minute

@@ -103,7 +103,8 @@ def test_budget_score__none_without_a_usable_rate(rate):
     pytest.param(NATIONAL, round2(89.996), "优", id="national-89.996-as-displayed"),
     pytest.param(NATIONAL, 96.75, "优", id="yunnan-96.75"),
     pytest.param(NATIONAL, 60, "中", id="national-60"),
-    pytest.param(NATIONAL, -1, "差", id="national-below-all"),
+    pytest.param(NATIONAL, -1, None, id="national-below-all"),
+    pytest.param(NATIONAL[:2], 50, None, id="no-floor-grade-is-not-the-last-one"),
 ])
 def test_grade_for(grades, total, grade):
     assert grade_for(total, grades) == grade
@@ -144,7 +145,8 @@ def test_suggestion_stays_within_the_weight(weight, target, actual, rules):
 
 
 def _rank(grades, total):
-    return [g.name for g in grades].index(grade_for(total, grades))
+    names = [g.name for g in grades] + [None]      # below every bound ranks last
+    return names.index(grade_for(total, grades))
 
 
 @settings(max_examples=200, deadline=None)
@@ -170,3 +172,61 @@ def test_budget_score_within_the_weight(weight, rate, rules):
 def test_budget_score_is_the_full_weight_from_100pct(weight, whole, rate):
     assert budget_score(weight, rate, G1) == weight
     assert budget_score(float(whole), rate, FLOOR) == whole
+
+
+# --- review additions: units, bounds, fractions, weights -------------------------------------------
+@pytest.mark.parametrize("target, actual, score", [
+    pytest.param("≥50000人次", "11万人次", 5, id="wan-renci-against-renci"),
+    pytest.param("≥1万人", "5000人", 2.5, id="renci-against-wan-ren"),
+    pytest.param("≤90万元", "90", 5, id="bare-number-is-in-the-targets-unit"),
+    pytest.param("≤4月份", "3月", 5, id="month-against-yuefen"),
+    pytest.param("≥4次/年", "5次", 5, id="per-year-count"),
+    pytest.param("≥90%", "0.95", 5, id="fraction-typed-as-text"),
+    pytest.param("≥90%", "0.45", 2.5, id="fraction-not-met"),
+])
+def test_units_that_mean_the_same_quantity__are_scored(target, actual, score):
+    assert suggest(5, target, actual).score == score
+
+
+def test_fraction_reading__is_explained_in_the_note():
+    assert "按小数理解为 95%" in suggest(5, "≥90%", "0.95").note
+
+
+@pytest.mark.parametrize("target, actual", [
+    pytest.param("≥90%", "90万", id="percent-against-wan"),
+    pytest.param("≥ 万人", "101.07%", id="s003-1-count-against-rate"),
+    pytest.param("≥20篇", "57次", id="s004-21-pieces-against-times"),
+])
+def test_units_that_cannot_be_compared__give_no_score(target, actual):
+    s = suggest(5, target, actual)
+    assert (s.score, s.kind) == (None, "unknown")
+
+
+@pytest.mark.parametrize("target, actual", [
+    pytest.param("≤60分钟", "＞50分钟", id="reverse-target-actual-at-least"),
+    pytest.param("≥90%", "≤95%", id="positive-target-actual-at-most"),
+    pytest.param("=0", "≥0", id="equal-zero-actual-at-least"),
+])
+def test_actual_bound_opening_away_from_the_target__gives_no_score(target, actual):
+    s = suggest(5, target, actual)
+    assert (s.score, s.kind) == (None, "unknown") and "范围" in s.note
+
+
+@pytest.mark.parametrize("target, actual, score", [
+    pytest.param("≥90%", "＜80%", 4.44, id="positive-target-actual-below-80"),
+    pytest.param("≧99%", "≧103.63%", 5, id="s003-12-bound-inside-target"),
+    pytest.param("≤60分钟", "＞120分钟", 0, id="reverse-target-actual-beyond-2x"),
+])
+def test_actual_bound__counts_as_its_value_when_that_decides(target, actual, score):
+    assert suggest(5, target, actual).score == score
+
+
+@pytest.mark.parametrize("weight", [math.nan, math.inf, -5])
+def test_unusable_weight__gives_no_suggestion(weight):
+    assert suggest(weight, "≥1", "1").score is None
+    assert budget_score(weight, 0.5, G1) is None
+
+
+def test_absence_of_accidents__is_the_target_met():
+    s = suggest(5, "无重大安全事故", "未发生重大安全事故")
+    assert (s.kind, s.band, s.low, s.high) == ("qualitative", 0, 4, 5)

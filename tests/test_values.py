@@ -85,6 +85,11 @@ def test_bound_as_actual__keeps_the_strict_comparator():
     pytest.param("＞＝5", (">=", 5.0, None, Q), id="full-width-ge"),
     pytest.param("５０％", (None, 50.0, "%", Q), id="full-width-percent"),
     pytest.param("60分钟以内", ("<=", 60.0, "分钟", Q), id="suffix-within"),
+    pytest.param("控制在60分钟以内", ("<=", 60.0, "分钟", Q), id="kongzhizai-yinei"),
+    pytest.param("≥99%以上", (">=", 99.0, "%", Q), id="redundant-suffix"),
+    pytest.param("≥95%。", (">=", 95.0, "%", Q), id="trailing-full-stop"),
+    pytest.param("≥80%，", (">=", 80.0, "%", Q), id="trailing-comma"),
+    pytest.param("≥4次/年", (">=", 4.0, "次/年", Q), id="count-per-year"),
     pytest.param("有所提升", (None, None, None, L), id="qualitative"),
 ])
 def test_messy_value(raw, expected):
@@ -162,6 +167,17 @@ def test_parse_rate__no_rate_from_non_numbers(raw):
     pytest.param("定性有效", "措施无效", 2, id="ineffective"),
     pytest.param("有所提升", "为未来持续提升奠定基础", 0, id="weilai-is-not-a-negation"),
     pytest.param("有所提升", "详见附件", None, id="unknown"),
+    pytest.param("无重大安全事故", "未发生重大安全事故", 0, id="absence-of-accidents-is-met"),
+    pytest.param("零投诉", "未收到投诉", 0, id="no-complaints-is-met"),
+    pytest.param("资金安全", "未发生挪用资金现象", 0, id="no-misuse-is-met"),
+    pytest.param("无", "未发生事故，但进度滞后", 2, id="absence-does-not-hide-a-delay"),
+    pytest.param("无", "未发生事故，部分完成", 1, id="absence-does-not-hide-partial"),
+    pytest.param("及时处理", "无法及时处理投诉", 2, id="wufa-is-a-negation"),
+    pytest.param("按时完成", "无法按时完成", 2, id="wufa-wancheng"),
+    pytest.param("及时", "不能及时发放", 2, id="buneng-is-a-negation"),
+    pytest.param("按时完成", "没能完成", 2, id="meineng-is-a-negation"),
+    pytest.param("≥90%", "完成率偏低", 2, id="piandi-is-not-met"),
+    pytest.param("有所提升", "有待提升", 1, id="youdai-is-partly"),
 ])
 def test_classify_qualitative(target, actual, band):
     assert classify_qualitative(target, actual) == band

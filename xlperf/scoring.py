@@ -67,7 +67,7 @@ def _points(x: float, w: float) -> float:
 
 def budget_score(weight: float, rate: float | None, rules: ScoringRules) -> float | None:
     """分值 × min(执行率, 100 %), rounded as the template's own formula does (None without a usable rate)."""
-    if rate is None or not math.isfinite(rate):
+    if rate is None or not math.isfinite(rate) or not math.isfinite(weight) or weight < 0:
         return None
     raw = weight * min(max(rate, 0.0), 1.0)
     if rules.budget_score == "proportional_floor_int":
@@ -89,11 +89,41 @@ class Suggestion:
     note: str = ""
 
 
-_COMPATIBLE = {frozenset({"%", None}), frozenset({"万", "万元"}), frozenset({"万", "万人"}), frozenset({"人", "人次"})}
+# A unit written with 万/亿 is its base unit times a factor: "11万人次" against "≥50000人次" is 110000.
+# A bare "万" is the cell's own 万-unit ("3359.62万" under 万元), so it scales like 万元 and 万人.
+_SCALED: dict[str | None, tuple[str | None, float]] = {
+    "万": (None, 1e4), "亿": (None, 1e8), "万人": ("人", 1e4), "万人次": ("人次", 1e4),
+    "万元": ("元", 1e4), "亿元": ("元", 1e8), "月份": ("月", 1.0),
+}
+_COMPATIBLE = {frozenset({"人", "人次"})}
+_PERIODS = ("/年", "/月", "/季度", "/周", "/日", "/天")
 
 
-def _units_comparable(t: str | None, a: str | None) -> bool:
+def _base(unit: str | None) -> tuple[str | None, float]:
+    """The unit without 万/亿 and without a per-period ("次/年" is counted in 次)."""
+    base, factor = _SCALED.get(unit, (unit, 1.0))
+    if base and base.endswith(_PERIODS):
+        base = base[: base.index("/")]
+    return base, factor
+
+
+def _units_comparable(t: str | None, a: str | None, t_raw: str | None, a_raw: str | None) -> bool:
+    """Compare base units; "%" against no unit is fine (a county types 100 for 100 %),
+    万人 or 万 against % is not."""
+    if "%" in (t_raw, a_raw) and {t_raw, a_raw} - {"%", None}:
+        return False
     return t == a or t is None or a is None or frozenset({t, a}) in _COMPATIBLE
+
+
+def _bound_undecided(direction: str, t: float, actual: Value, a: float) -> bool:
+    """An actual written as a bound that opens away from the target ("＞50分钟" for "≤60分钟")
+    says nothing about whether the target was met; one that lies inside the target does."""
+    lower_is_better = direction == "negative" or (direction == "equal" and t == 0)
+    if actual.comparator in (">=", ">"):      # the real value may be higher than a
+        return lower_is_better and a <= t
+    if actual.comparator in ("<=", "<"):      # the real value may be lower than a
+        return not lower_is_better and a >= t
+    return False
 
 
 def _fmt(x: float) -> str:
@@ -101,10 +131,16 @@ def _fmt(x: float) -> str:
 
 
 def suggest_score(weight: float, target: Value, actual: Value, rules: ScoringRules) -> Suggestion:
+    """Suggested points for one indicator row (§3.2, §3.3); None where a person must judge."""
     w = float(weight or 0.0)
+    if not math.isfinite(w) or w < 0:
+        return Suggestion(None, kind="unknown", note="分值不是有效数字")
     quant = (target.kind == "quantitative" and target.number is not None
              and actual.kind == "quantitative" and actual.number is not None)
-    if quant and not _units_comparable(target.unit, actual.unit):
+    (t_base, t_factor), (a_base, a_factor) = _base(target.unit), _base(actual.unit)
+    if target.unit is None or actual.unit is None:
+        t_factor = a_factor = 1.0     # a bare number is in the other side's unit: "≤90万元" → "90"
+    if quant and not _units_comparable(t_base, a_base, target.unit, actual.unit):
         return Suggestion(None, kind="unknown", note="单位不一致，无法计算")
     if not quant:
         if target.kind in ("empty", "na") or actual.kind in ("empty", "na"):
@@ -117,15 +153,24 @@ def suggest_score(weight: float, target: Value, actual: Value, rules: ScoringRul
         b = rules.qualitative_bands[band]
         return Suggestion(None, low=_points(w * b.low, w), high=_points(w * b.high, w), high_inclusive=b.high_inclusive,
                           kind="qualitative", band=band, note=f"定性指标：{b.name}，分值的{b.low:.0%}–{b.high:.0%}")
-    t = float(target.number)  # type: ignore[arg-type]
-    a = max(float(actual.number), 0.0)  # type: ignore[arg-type]
+    t = float(target.number) * t_factor  # type: ignore[arg-type]
+    a = max(float(actual.number) * a_factor, 0.0)  # type: ignore[arg-type]
+    if not (math.isfinite(t) and math.isfinite(a)):
+        return Suggestion(None, kind="unknown", note="数值过大，无法计算")
     direction = target.direction or "positive"
-    # An actual written as a bound ("＜60分钟") counts as its bound value.
+    prefix = ""
+    if (target.unit == "%" and actual.unit is None and direction in ("positive", "equal")
+            and 0 < a <= 1 and t >= 10):
+        # "0.95" typed as text against "≥90%": a fraction, not 0.95 %.
+        a, prefix = a * 100, f"实际值 {_fmt(a)} 按小数理解为 {_fmt(a * 100)}%；"
+    if _bound_undecided(direction, t, actual, a):
+        return Suggestion(None, kind="unknown", note="实际完成值写成范围，无法判断是否达到目标")
+    # An actual written as a bound inside the target ("＜60分钟" for "≤60分钟") counts as its bound value.
     if direction == "positive":
         score = w if (a >= t or t == 0) else w * a / t
         over = t > 0 and a >= rules.overachieve_ratio * t
         note = f"正向指标：实际 {_fmt(a)} ÷ 目标 {_fmt(t)} × 分值 {_fmt(w)}" if a < t else "正向指标：已完成目标"
-        return Suggestion(_points(score, w), kind="positive", overachieved=over, note=note)
+        return Suggestion(_points(score, w), kind="positive", overachieved=over, note=prefix + note)
     if direction == "negative":
         if a <= t:
             return Suggestion(_points(w, w), kind="negative", note="反向指标：未超过目标值")
@@ -141,14 +186,18 @@ def suggest_score(weight: float, target: Value, actual: Value, rules: ScoringRul
         return Suggestion(_points(w if a <= 0 else 0.0, w), kind="equal", note="等于指标：目标为0")
     score = w if a >= t else w * a / t
     return Suggestion(_points(score, w), kind="equal", overachieved=t > 0 and a >= rules.overachieve_ratio * t,
-                      note=f"等于指标：实际 {_fmt(a)}，目标 {_fmt(t)}")
+                      note=f"{prefix}等于指标：实际 {_fmt(a)}，目标 {_fmt(t)}")
 
 
 def grade_for(total: float | None, grades: Sequence[Grade]) -> str | None:
-    """The first band (highest first) whose lower bound the total meets."""
+    """The first band (highest first) whose lower bound the total meets; None below all of them.
+
+    Callers pass the total rounded as displayed (validate.py uses round2), so 89.996
+    shown as 90.00 grades 优, never a grade that contradicts the number on screen.
+    """
     if total is None or total != total or not grades:
         return None
     for g in grades:
         if total > g.min or (g.min_inclusive and total == g.min):
             return g.name
-    return grades[-1].name
+    return None

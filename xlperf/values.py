@@ -30,6 +30,10 @@ _SYMBOLS: tuple[tuple[str, str], ...] = (
     ("≦", "<="), ("⩽", "<="), (">", ">"), ("<", "<"), ("=", "="), ("≈", "~"), ("~", "~"), ("约", "~"),
 )
 _LEADING_NOISE = ("计划", "目标", "预计", "全年", "年度", "实际", "完成")
+# A full stop or comma typed after the value ("≥95%。") is not part of it.
+_TRAILING_PUNCT = "。.,，;；、"
+# "次/年", "人次/月": a count per period keeps its period in the unit.
+_PER = ("年", "月", "季度", "周", "日", "天", "人", "户", "次")
 
 # Units, longest first. Value is the normalised unit.
 _UNITS: tuple[tuple[str, str], ...] = tuple(sorted({
@@ -156,11 +160,12 @@ def _parse_value(raw: object, text: str, percent_format: bool) -> Value:
         return Value(text, None, None, None, "qualitative", ("日期值",))
     if is_na(text):
         return Value(text, None, None, None, "na")
-    s = normalize_text(text).replace("％", "%")
+    s = normalize_text(text).replace("％", "%").rstrip(_TRAILING_PUNCT)
     comparator, rest = _strip_comparator(s)
-    # A suffix comparator: 99%以上, 60分钟以内, 4次左右.
+    # A suffix comparator: 99%以上, 60分钟以内, 4次左右; also the redundant one of
+    # 控制在60分钟以内 or ≥99%以上, which agrees with the prefix and says nothing new.
     for word, norm in _SUFFIX_WORDS:
-        if rest.endswith(word) and comparator is None:
+        if rest.endswith(word) and comparator in (None, norm):
             comparator, rest = norm, rest[: -len(word)]
             break
     m = _NUMBER.match(rest)
@@ -182,6 +187,10 @@ def _parse_value(raw: object, text: str, percent_format: bool) -> Value:
     if unit in ("万", "亿") and after.startswith(("人次", "人", "元")):
         more, after = _split_unit(after)
         unit = {"人次": "万人次", "人": "万人", "元": "万元"}.get(more or "", unit) if unit == "万" else "亿元"
+    if unit and "/" not in unit and after.startswith("/"):
+        per = next((p for p in _PER if after[1:] == p), None)
+        if per:
+            unit, after = f"{unit}/{per}", ""
     if after:
         # "2023年目标要求", "5场发布会+1场通气会": the number is part of prose.
         if unit in ("年",) or len(after) > 4 or re.search(r"\d", after):
@@ -252,15 +261,27 @@ def parse_rate(raw: object, *, percent_format: bool = False) -> Amount:
 
 
 _MET = ("达成", "完成", "实现", "符合", "提升", "提高", "明显", "全覆盖", "及时", "到位", "有效", "规范", "健全", "落实", "满意")
-_PARTIAL = ("部分", "基本", "不完全")
-_NOT = ("未", "没有", "滞后", "较差", "不到位", "不符合", "不达标", "无效")
+_PARTIAL = ("部分", "基本", "不完全", "有待")
+_NOT = ("未", "没有", "没能", "无法", "不能", "滞后", "较差", "偏低", "不到位", "不符合", "不达标", "无效")
 # A met word negated in place: 不满意, 不及时, 效果不明显, 不够规范 (but 不断提升 stays met).
 _NEGATED_MET = re.compile("(?:不够|不太|不)(?:" + "|".join(_MET) + ")")
+
+
+# "未发生重大安全事故", "无投诉", "零差错": the absence of something bad is the target met,
+# although it is written with 未/无/没有.
+_ABSENCE = re.compile(
+    "(?:未发生|未出现|未收到|未接到|未造成|未引发|未发现|没有发生|没有出现|无(?!法)|零(?!星))"
+    "[^,.;:!?。，；：！？]{0,8}?"
+    "(?:事故|投诉|违规|违纪|违法|差错|纠纷|事件|信访|上访|举报|案件|舆情|损失|挪用|截留|滞留|安全隐患|不良反应)")
 
 
 def classify_qualitative(target: str, actual: str) -> int | None:
     """Band of a qualitative actual: 0 达成, 1 部分达成, 2 未达成, None unknown (§3.3)."""
     t, a = normalize_text(target), normalize_text(actual)
+    if a and _ABSENCE.search(a):
+        rest = _ABSENCE.sub("", a)
+        band = classify_qualitative(t, rest) if rest else None
+        return 0 if band is None else band
     if not a:
         return None
     if a.startswith("未达成") or a.startswith("未达到"):

@@ -22,17 +22,19 @@ def _named(wb, name: str):
     return wb[sheet], r0, c0, r1, c1
 
 
-def _achieved(target: str, rng: random.Random) -> tuple[str, float]:
-    """An actual value near the target, and how far it got (1.0 = met)."""
+def _achieved(target: str, rng: random.Random, quality: float = 1.0) -> tuple[str, float]:
+    """An actual value near the target (scaled by the unit's `quality`), and how far it got (1.0 = met)."""
     v = parse_value(target)
     if v.kind != "quantitative" or v.number is None:
-        return ("有所提升" if rng.random() < 0.85 else "部分达成年度指标并具有一定效果"), 1.0
+        if rng.random() < 0.85 * quality:
+            return "有所提升", 1.0
+        return "部分达成年度指标并具有一定效果", 0.7      # band 2: 60 %–80 % of the weight
     unit = v.unit or ""
     t = v.number
     if v.direction == "negative":
         a = t * rng.uniform(0.4, 1.0) if rng.random() < 0.9 else t * rng.uniform(1.05, 1.3)
         return f"{a:.0f}{unit}" if unit != "%" else f"{a:.1f}%", min(1.0, t / a) if a else 1.0
-    a = t * (rng.uniform(1.0, 1.1) if rng.random() < 0.8 else rng.uniform(0.8, 1.0))
+    a = t * quality * (rng.uniform(1.0, 1.1) if rng.random() < 0.8 else rng.uniform(0.8, 1.0))
     if unit == "%":
         a = min(a, 100.0)
         return f"{a:.2f}%", min(1.0, a / t)
@@ -58,12 +60,13 @@ def fill_return(template: Path, dst: Path, *, seed: int, spent_share: float | No
     sheet, r0, _, r1, _ = _named(wb, "ind_name")
     cols = {k: _named(wb, f"ind_{k}")[2] for k in ("target", "actual", "weight", "score", "reason")}
     filled = 0
+    quality = rng.choice((1.0, 1.0, 1.0, 0.92, 0.85, 0.7))   # most units meet their targets, some fall short
     for row in range(r0, r1 + 1):
         target = sheet.cell(row, cols["target"]).value
         weight = sheet.cell(row, cols["weight"]).value
         if not weight:
             continue
-        actual, got = _achieved(str(target or ""), rng)
+        actual, got = _achieved(str(target or ""), rng, quality)
         sheet.cell(row, cols["actual"]).value = actual
         score = round(float(weight) * got, 2)
         sheet.cell(row, cols["score"]).value = score

@@ -249,3 +249,37 @@ def test_a_killed_collect_run_loses_nothing_and_counts_nothing_twice(tmp_path):
     o = counts(ws)
     assert (o.expected, o.returned, o.valid) == (len(files), len(files), len(files))
     assert len(list(p for p in ws.store_dir.rglob("*") if p.is_file() and len(p.name) == 64)) == len(files)
+
+
+def test_the_command_line_runs_the_year_in_folder_mode(tmp_path):
+    """init → roster → generate → send --dry-run → collect → status --export → aggregate, as a clerk types it."""
+    from click.testing import CliRunner
+
+    from xlperf.cli import main
+    run = lambda *args: CliRunner().invoke(main, [str(a) for a in args])  # noqa: E731
+    ws = tmp_path / "ws"
+    assert run("init", ws, "--year", 2024, "--deadline", "2025-03-31").exit_code == 0
+    roster = tmp_path / "名单.xlsx"
+    assert run("roster-template", "-o", roster).exit_code == 0
+    assert run("roster", roster, "-w", ws).exit_code == 0
+    assert "生成 3 个" in run("generate", "-w", ws).output
+    assert "写出 2 封" in run("send", "-w", ws, "--dry-run").output
+    returns = tmp_path / "returns"
+    returns.mkdir()
+    for i, p in enumerate(sorted((ws / "outbox").glob("*.xlsx"))[:2]):
+        fill_return(p, returns / p.name, seed=i)
+    assert "新收到 2 个" in run("collect", "-w", ws, "--from", returns).output
+    res = run("status", "-w", ws, "--export", tmp_path / "status.xlsx")
+    assert res.exit_code == 0 and "待催报" in res.output
+    assert openpyxl.load_workbook(tmp_path / "status.xlsx").sheetnames == ["回收情况", "待催报"]
+    res = run("aggregate", "-w", ws, "--csv", tmp_path / "csv")
+    assert res.exit_code == 0 and "应报 3，已报 2，合格 2" in res.output
+    summary = next((ws / "reports").glob("*.xlsx"))
+    assert {"总体情况", "按地区汇总", "项目明细", "未提交"} <= set(openpyxl.load_workbook(summary).sheetnames)
+    bad = tmp_path / "bad.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["单位代码", "单位名称", "行政区划代码", "主管部门", "联系人", "邮箱", "项目名称", "项目代码"])
+    wb.active.append(["", "某县医保局", "4305", "", "", "not-an-email", "项目", "P1"])
+    wb.save(bad)
+    res = run("roster", bad, "-w", ws)
+    assert res.exit_code == 2 and "第2行" in res.output and "Traceback" not in res.output

@@ -286,6 +286,35 @@ def remind_cmd(workspace: Path, dry_run: bool) -> None:
         sys.exit(1)
 
 
+@main.command("aggregate")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("-w", "--workspace", "workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="汇总工作区中各单位项目的当前回收表（不给文件时默认当前文件夹）")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="汇总工作簿（默认：工作区 reports/ 下，或当前文件夹）")
+@click.option("--csv", "csv_dir", type=click.Path(file_okay=False, path_type=Path), help="另存每张表为 CSV")
+@click.option("--parquet", "parquet_dir", type=click.Path(file_okay=False, path_type=Path), help="另存每张表为 Parquet")
+@click.option("--jobs", type=int, default=None, help="并行进程数（默认全部 CPU）")
+@click.option("--year", type=int, default=None, help="年度（直接汇总文件时写入说明页）")
+@friendly
+def aggregate_cmd(paths, workspace, output, csv_dir, parquet_dir, jobs, year) -> None:
+    """生成全省汇总工作簿（总体、按地区、项目明细、指标明细、指标分析、问题清单、未提交、图表）及 CSV/Parquet。"""
+    if paths and workspace is None:
+        from .aggregate import aggregate_paths
+        out = output or Path(f"{year or ''}自评汇总表.xlsx")
+        summary = aggregate_paths(list(paths), out=out, jobs=jobs, progress=True, year=year,
+                                  csv_dir=csv_dir, parquet_dir=parquet_dir)
+    else:
+        from .province import aggregate_workspace
+        ws = _open(workspace or Path("."))
+        out = output or ws.reports_dir / f"{ws.year}年度自评汇总表.xlsx"
+        summary = aggregate_workspace(ws, out, csv_dir=csv_dir, parquet_dir=parquet_dir)
+    c = summary.counts
+    shown = lambda k: "—" if c.get(k) is None else c[k]  # noqa: E731
+    console.print(f"已生成汇总表：{out}（应报 {shown('projects_expected')}，已报 {shown('projects_returned')}，"
+                  f"合格 {shown('projects_valid')}）", soft_wrap=True)
+
+
 @main.command("demo")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=Path("xlperf-demo"),
               show_default=True, help="演示工作区文件夹（已存在时自动另起新文件夹）")

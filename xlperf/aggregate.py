@@ -1,0 +1,835 @@
+"""Province-wide summary of checked returns, as plain tables (domain §10).
+
+`summarize` turns checked returns (and the roster of who should return what)
+into a `Summary`: named tables of plain dict rows with their column
+definitions. The summary workbook (write/summary.py), the CSV and Parquet
+exports and the pandas API (frames.py) all render these same tables, so a
+figure can never differ between them.
+
+Definitions that matter (also written into the 说明 sheet, see DEFINITIONS):
+* a return is *valid* (合格) when it was recognised as a form and has no error;
+* money and score figures use valid returns only, each counted once;
+* 执行率 of any group is Σ全年执行数 ÷ Σ全年预算数, never a mean of rates;
+* region figures are built bottom-up, so each level adds up to the one above.
+
+`check_files` reads and validates many files in worker processes, streaming
+small results back; `aggregate_paths` is the whole pipeline for files or
+folders given directly (no roster).
+"""
+from __future__ import annotations
+
+import math
+import os
+import statistics
+from collections import Counter, defaultdict, deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from . import regions
+from .check import CheckResult, check
+from .findings import ERROR, INFO, SEVERITY_ZH, WARNING
+from .labels import indicator_key
+
+# ------------------------------------------------------------------ inputs
+
+
+@dataclass
+class Expected:
+    """One roster row (unit + project) that should return a form."""
+
+    roster_id: int | None
+    unit_code: str
+    unit_name: str
+    region_code: str
+    region_name: str
+    project_name: str
+    project_code: str
+    contact: str = ""
+    email: str = ""
+    budget: float | None = None
+
+
+@dataclass
+class Entry:
+    """One return to aggregate: its check result and, when matched, its roster row."""
+
+    result: CheckResult
+    expected: Expected | None
+    source: str
+    received_at: str = ""
+
+
+# ------------------------------------------------------------------ output
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    kind: str = "text"      # text | int | money | rate | score | share
+    width: float | None = None
+
+
+@dataclass
+class Table:
+    name: str               # stable English key, e.g. "projects"
+    title: str              # what the user sees, e.g. 项目明细
+    columns: tuple[Column, ...]
+    rows: list[dict] = field(default_factory=list)
+
+    def titles(self) -> list[str]:
+        return [c.title for c in self.columns]
+
+
+@dataclass
+class Summary:
+    """Everything the summary workbook and the exports show, as plain data."""
+
+    year: int | None
+    form: str
+    form_name: str
+    produced_at: str
+    produced_from: str
+    grades: list[str]                 # best first
+    low_grades: list[str]             # grades marked in the workbook (差 / 较差)
+    counts: dict[str, int | None]
+    totals: dict[str, float | None]
+    tables: dict[str, Table]
+    definitions: list[tuple[str, str]]
+
+    def table(self, name: str) -> Table:
+        return self.tables[name]
+
+
+# Level names as shown; PROVINCE/CITY/COUNTY come from regions.
+TOTAL = "total"
+LEVEL_ZH = {TOTAL: "合计", regions.PROVINCE: "省", regions.CITY: "市", regions.COUNTY: "县（区）"}
+STATUS_ZH = {"met": "完成", "partly": "部分完成", "not_met": "未完成", "": ""}
+VALID, HAS_ERRORS, NOT_A_FORM, UNREADABLE, SUPERSEDED = "合格", "有错误", "不是自评表", "无法读取", "已被新版本替代"
+UNKNOWN_REGION = "未识别地区"
+SCORE_BUCKETS: tuple[tuple[str, float, float], ...] = (
+    ("<60", -math.inf, 60), ("60–70", 60, 70), ("70–80", 70, 80), ("80–90", 80, 90), ("≥90", 90, math.inf))
+LOW_RATE = 0.9
+TOP_NOT_MET = 20
+
+DEFINITIONS: list[tuple[str, str]] = [
+    ("合格", "回传文件被识别为自评表，且校验没有“错误”级问题（警告、提示不影响合格）。"),
+    ("计入汇总", "合格、且为该单位该项目最新一份的回传。金额、执行率、总分、等级、指标分析只统计计入汇总的回传；"
+              "有错误、无法识别或已被新版本替代的回传仍列在项目明细和问题清单中（已替代的旧版本不列问题）。"),
+    ("应报", "名单中的单位和项目。直接汇总文件夹（无名单）时应报为空，未提交清单为空。"),
+    ("已报", "收到回传的名单项目数，加上未能匹配名单的回传数（按文件中的单位代码推断地区）。同一项目多次回传只算一次，以最新一份为准。"),
+    ("未提交", "名单中没有收到任何回传的项目。“未提交”工作表列出名单中所有没有合格回传的项目，"
+            "情况为“未提交”（没有回传）或“有错误”（最新一份回传有错误或无法识别）。"),
+    ("单位数", "按单位代码（无名单时按单位名称）计数。一个单位的全部应报项目均有合格回传时，计为“全部合格”。"),
+    ("全年预算数、全年执行数", "取自各表“年度资金总额”行（万元）；该行与各资金来源之和不一致时取各来源之和。"),
+    ("执行率", "Σ全年执行数 ÷ Σ全年预算数（对所列范围内计入汇总的回传求和后再相除，不是各项目执行率的平均数）。"
+             "没有全年预算数的回传，其执行数仍计入Σ全年执行数。"),
+    ("总分", "预算执行率得分加各三级指标得分，由系统按表中数据重新计算，不采用表中打印的总分。平均、中位数、最低、最高总分只统计计入汇总的回传。"),
+    ("等级", "按表式规定的分数段由重新计算的总分确定；各等级项目数占比的分母是计入汇总且有等级的项目数，"
+           "资金占比的分母是这些项目的Σ全年预算数。"),
+    ("地区汇总", "省 → 市 → 县（区）逐级由下级相加：县（区）和“本级”的合计等于所在市，市和“省本级”的合计等于省。"
+             "单位所在地区取名单中的行政区划代码；直辖市的区县直接归属该市。"),
+    ("指标完成情况", "完成：得分达到分值；部分完成：得分低于分值但大于0；未完成：得分为0；定性指标按评价档次判定。"
+               "指标分析只统计计入汇总的回传；“未完全完成”= 部分完成 + 未完成。"),
+    ("指标名称归并", "跨单位比较三级指标时，名称经全角半角统一、去空格、去“指标1：”等编号后比较。"),
+    ("执行率标记", f"执行率低于 {LOW_RATE:.0%} 的单元格标为红色；等级为“差”“较差”的单元格标为红色。"),
+    ("总分分布", "<60、60–70、70–80、80–90、≥90，每段含下限、不含上限。"),
+]
+
+
+# ------------------------------------------------------------------ columns
+
+REGION_COLUMNS_HEAD = (
+    Column("level", "层级", width=8), Column("code", "区划代码", width=10), Column("parent", "上级代码", width=10),
+    Column("name", "地区名称", width=16),
+    Column("expected", "应报项目", "int"), Column("returned", "已报项目", "int"), Column("valid", "合格项目", "int"),
+    Column("with_errors", "有错误", "int"), Column("missing", "未提交", "int"),
+    Column("units_expected", "应报单位", "int"), Column("units_returned", "已报单位", "int"),
+    Column("initial_budget", "Σ年初预算数（万元）", "money"), Column("budget", "Σ全年预算数（万元）", "money"),
+    Column("spent", "Σ全年执行数（万元）", "money"), Column("rate", "执行率", "rate"),
+    Column("scored", "有总分项目", "int"), Column("mean_score", "平均总分", "score"),
+)
+
+PROJECT_COLUMNS = (
+    Column("no", "序号", "int", 6),
+    Column("province", "省", width=10), Column("city", "市", width=12), Column("county", "县（区）", width=12),
+    Column("region_code", "区划代码", width=10),
+    Column("unit_code", "单位代码", width=14), Column("unit", "单位名称", width=24),
+    Column("project", "项目名称", width=30), Column("project_code", "项目代码", width=18),
+    Column("initial_budget", "年初预算数（万元）", "money"), Column("budget", "全年预算数（万元）", "money"),
+    Column("spent", "全年执行数（万元）", "money"), Column("rate", "执行率", "rate"),
+    Column("funds_score", "预算执行得分", "score"), Column("total_score", "总分", "score"), Column("grade", "等级", width=8),
+    Column("status", "状态", width=12), Column("counted", "计入汇总", width=8),
+    Column("errors", "错误数", "int"), Column("warnings", "警告数", "int"),
+    Column("in_roster", "名单内", width=8), Column("received_at", "收到时间", width=20),
+    Column("source", "来源文件", width=40),
+)
+
+INDICATOR_COLUMNS = (
+    Column("county", "县（区）", width=12), Column("unit", "单位名称", width=24), Column("project", "项目名称", width=30),
+    Column("level1", "一级指标", width=12), Column("level2", "二级指标", width=14), Column("name", "三级指标", width=30),
+    Column("target", "年度指标值", width=14), Column("actual", "实际完成值", width=14),
+    Column("weight", "分值", "score"), Column("score", "得分", "score"), Column("suggested_score", "建议得分", "score"),
+    Column("status", "完成情况", width=10), Column("cell", "单元格", width=8), Column("counted", "计入汇总", width=8),
+    Column("source", "来源文件", width=40),
+)
+
+ANALYSIS_COLUMNS = (
+    Column("level", "层级", width=8), Column("level1", "一级指标", width=12), Column("level2", "二级指标", width=14),
+    Column("count", "指标数", "int"),
+    Column("met", "完成", "int"), Column("partly", "部分完成", "int"), Column("not_met", "未完成", "int"),
+    Column("unknown", "未能判定", "int"),
+    Column("met_share", "完成占比", "share"), Column("partly_share", "部分完成占比", "share"),
+    Column("not_met_share", "未完成占比", "share"),
+)
+
+TOP_COLUMNS = (
+    Column("rank", "排名", "int", 6), Column("name", "三级指标（归并后）", width=30), Column("count", "出现次数", "int"),
+    Column("not_fully_met", "未完全完成", "int"), Column("partly", "部分完成", "int"), Column("not_met", "未完成", "int"),
+    Column("share", "未完全完成占比", "share"), Column("units", "涉及单位数", "int"),
+    Column("level1", "一级指标", width=12), Column("level2", "二级指标", width=14),
+)
+
+FINDING_COLUMNS = (
+    Column("county", "县（区）", width=12), Column("unit", "单位名称", width=24), Column("project", "项目名称", width=30),
+    Column("file", "文件", width=36), Column("sheet", "工作表", width=20), Column("cell", "单元格", width=8),
+    Column("code", "问题代码", width=22), Column("severity", "严重程度", width=8), Column("message", "问题说明", width=70),
+)
+
+MISSING_COLUMNS = (
+    Column("province", "省", width=10), Column("city", "市", width=12), Column("county", "县（区）", width=12),
+    Column("region_code", "区划代码", width=10),
+    Column("unit_code", "单位代码", width=14), Column("unit", "单位名称", width=24),
+    Column("project", "项目名称", width=30), Column("project_code", "项目代码", width=18),
+    Column("budget", "名单预算数（万元）", "money"),
+    Column("contact", "联系人", width=18), Column("email", "邮箱", width=28),
+    Column("reason", "情况", width=8), Column("errors", "错误数", "int"), Column("source", "最新回传文件", width=36),
+)
+
+OVERVIEW_COLUMNS = (Column("item", "项目", width=26), Column("value", "数值", "number", 16), Column("unit", "单位", width=8))
+
+GRADE_COLUMNS = (
+    Column("grade", "等级", width=10), Column("projects", "项目数", "int"), Column("share", "项目数占比", "share"),
+    Column("budget", "Σ全年预算数（万元）", "money"), Column("budget_share", "资金占比", "share"),
+    Column("spent", "Σ全年执行数（万元）", "money"),
+)
+
+BUCKET_COLUMNS = (Column("bucket", "总分区间", width=10), Column("projects", "项目数", "int"),
+                  Column("share", "占比", "share"))
+
+CITY_RATE_COLUMNS = (Column("name", "市", width=16), Column("budget", "Σ全年预算数（万元）", "money"),
+                     Column("spent", "Σ全年执行数（万元）", "money"), Column("rate", "执行率", "rate"))
+
+
+# ------------------------------------------------------------------ regions
+
+
+@dataclass
+class _Node:
+    key: str
+    level: str
+    code: str
+    name: str
+    parent: str | None
+    children: list[str] = field(default_factory=list)
+    expected: int = 0
+    returned: int = 0
+    valid: int = 0
+    with_errors: int = 0
+    missing: int = 0
+    units_expected: set = field(default_factory=set)
+    units_returned: set = field(default_factory=set)
+    initial_budget: float | None = None
+    budget: float = 0.0
+    spent: float = 0.0
+    score_sum: float = 0.0
+    scored: int = 0
+    grades: Counter = field(default_factory=Counter)
+    leaf_money: list = field(default_factory=list)
+
+
+def _region_names(expected: Sequence[Expected]) -> dict[str, str]:
+    names: dict[str, str] = dict(regions.HUNAN_CITIES)
+    for counties in regions.HUNAN_COUNTIES.values():
+        names.update(counties)
+    for e in expected:
+        code = regions.normalize_code(e.region_code)
+        if code and e.region_name:
+            names[code] = e.region_name
+    return names
+
+
+def _chain(code: str, names: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    """(key, level, code, name) from province down to the leaf the unit sits in.
+
+    Units of a province or city itself sit in a "本级" leaf one level down,
+    so the leaves under every region add up to it exactly.
+    """
+    reg = regions.parse_code(code)
+    if reg is None:
+        return [(UNKNOWN_REGION, regions.PROVINCE, "", UNKNOWN_REGION)]
+    prov = reg.province
+    pname = regions.name_of(prov, names)
+    out = [(prov, regions.PROVINCE, prov, pname)]
+    if reg.level == regions.PROVINCE:
+        out.append((prov + "/本级", regions.CITY, prov, f"{pname}本级"))
+        return out
+    city = regions.city_of(code)
+    if city == prov:  # 直辖市: districts roll straight up to the municipality
+        out.append((code, regions.COUNTY, code, regions.name_of(code, names)))
+        return out
+    cname = regions.name_of(city, names)
+    out.append((city, regions.CITY, city, cname))
+    if reg.level == regions.CITY:
+        out.append((city + "/本级", regions.COUNTY, city, f"{cname}本级"))
+    else:
+        out.append((code, regions.COUNTY, code, regions.name_of(code, names)))
+    return out
+
+
+def infer_region(result: CheckResult) -> str:
+    """Region code of a return without a roster row: from the unit or project code, else ""."""
+    ident = result.identity or {}
+    for raw in (ident.get("unit_code"), ident.get("project_code"), result.header.get("project_code")):
+        s = regions.normalize_code(raw)
+        if len(s) == 18 and regions.parse_code(s[2:8]):      # 统一社会信用代码: region in positions 3–8
+            return s[2:8]
+        if len(s) >= 6 and regions.parse_code(s[:6]):
+            return s[:6]
+    return ""
+
+
+# ------------------------------------------------------------------ summarize
+
+
+@dataclass
+class _Ret:
+    entry: Entry
+    exp: Expected | None
+    region: str
+    chain: list[tuple[str, str, str, str]]
+    unit_key: str
+    valid: bool
+    current: bool = True
+
+    @property
+    def result(self) -> CheckResult:
+        return self.entry.result
+
+
+def is_valid(result: CheckResult) -> bool:
+    return result.form is not None and result.errors == 0
+
+
+def _status(r: _Ret) -> str:
+    if not r.current:
+        return SUPERSEDED
+    res = r.result
+    if not res.readable:
+        return UNREADABLE
+    if res.form is None:
+        return NOT_A_FORM
+    return HAS_ERRORS if res.errors else VALID
+
+
+def _expected_key(e: Expected) -> object:
+    return e.roster_id if e.roster_id is not None else (e.unit_code, e.project_code, e.project_name)
+
+
+def _num(x: object) -> float | None:
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _fsum(xs: Iterable[float]) -> float:
+    return round(math.fsum(xs), 6)
+
+
+def _rate(spent: float, budget: float) -> float | None:
+    return spent / budget if budget else None
+
+
+def _grade_order(form: str, results: Iterable[CheckResult]) -> tuple[str, list[str], list[str]]:
+    """(form id, grades best first, low grades) from the form definition, else from the returns."""
+    from .errors import XlperfError
+    from .spec import load_form
+    forms = Counter(r.form for r in results if r.form)
+    form_id = form or (forms.most_common(1)[0][0] if forms else "")
+    if form_id:
+        try:
+            spec = load_form(form_id)
+            names = [g.name for g in spec.grades]
+            low = [n for n in names if "差" in n] or names[-1:]
+            return spec.name, names, low
+        except XlperfError:
+            pass
+    seen = sorted({r.grade for r in results if r.grade})
+    return form_id, seen, [g for g in seen if "差" in g]
+
+
+def summarize(entries: Iterable[Entry], expected: list[Expected], *, year: int | None, form: str,
+              produced_from: str, produced_at: str | None = None) -> Summary:
+    """Aggregate checked returns against the roster (empty roster: just the returns)."""
+    names = _region_names(expected)
+    rets: list[_Ret] = []
+    latest: dict[object, _Ret] = {}
+    for entry in entries:
+        exp = entry.expected
+        res = entry.result
+        region = regions.normalize_code(exp.region_code) if exp else infer_region(res)
+        ident = res.identity or {}
+        unit_key = (exp.unit_code if exp and exp.unit_code else ident.get("unit_code") or res.unit or entry.source)
+        r = _Ret(entry, exp, region, _chain(region, names), str(unit_key), is_valid(res))
+        rets.append(r)
+        if exp is not None:
+            k = _expected_key(exp)
+            prev = latest.get(k)
+            if prev is None or (entry.received_at or "") >= (prev.entry.received_at or ""):
+                if prev is not None:
+                    prev.current = False
+                latest[k] = r
+            else:
+                r.current = False
+    current = [r for r in rets if r.current]
+    counted = [r for r in current if r.valid]
+    results = [r.result for r in rets]
+    form_name, grades, low_grades = _grade_order(form, results)
+    if year is None:
+        years = Counter(r.year for r in results if r.year)
+        year = years.most_common(1)[0][0] if years else None
+
+    # ---- region tree, leaves first
+    nodes: dict[str, _Node] = {}
+    top = _Node(TOTAL, TOTAL, "", "合计", None)
+
+    def leaf_for(chain) -> _Node:
+        parent = TOTAL
+        node = top
+        for key, level, code, name in chain:
+            node = nodes.get(key)
+            if node is None:
+                node = nodes[key] = _Node(key, level, code, name, parent)
+                (top if parent == TOTAL else nodes[parent]).children.append(key)
+            parent = key
+        return node
+
+    roster_has = {_expected_key(e) for e in expected}
+    got = {_expected_key(r.exp): r for r in current if r.exp is not None}
+    for e in expected:
+        leaf = leaf_for(_chain(regions.normalize_code(e.region_code), names))
+        leaf.expected += 1
+        leaf.units_expected.add(e.unit_code or e.unit_name)
+        r = got.get(_expected_key(e))
+        if r is None:
+            leaf.missing += 1
+    for r in current:
+        leaf = leaf_for(r.chain)
+        leaf.returned += 1
+        leaf.units_returned.add(r.unit_key)
+        if r.valid:
+            leaf.valid += 1
+            f = r.result.funds or {}
+            leaf.leaf_money.append((_num(f.get("initial_budget")), _num(f.get("budget")) or 0.0,
+                                    _num(f.get("spent")) or 0.0))
+            if r.result.total_score is not None:
+                leaf.score_sum += r.result.total_score
+                leaf.scored += 1
+            if r.result.grade:
+                leaf.grades[r.result.grade] += 1
+        else:
+            leaf.with_errors += 1
+
+    def roll(node: _Node) -> None:
+        if not node.children:
+            initial = [m[0] for m in node.leaf_money if m[0] is not None]
+            node.initial_budget = _fsum(initial) if initial else None   # forms without 年初预算数 leave it empty
+            node.budget = _fsum(m[1] for m in node.leaf_money)
+            node.spent = _fsum(m[2] for m in node.leaf_money)
+            node.score_sum = round(node.score_sum, 6)
+            return
+        kids = [nodes[k] for k in node.children]
+        for k in kids:
+            roll(k)
+        for attr in ("expected", "returned", "valid", "with_errors", "missing", "scored"):
+            setattr(node, attr, node.__dict__[attr] + sum(getattr(k, attr) for k in kids))
+        for attr in ("budget", "spent"):
+            setattr(node, attr, _fsum(getattr(k, attr) for k in kids))
+        initial = [k.initial_budget for k in kids if k.initial_budget is not None]
+        node.initial_budget = _fsum(initial) if initial else None
+        node.score_sum = _fsum(k.score_sum for k in kids)
+        for k in kids:
+            node.units_expected |= k.units_expected
+            node.units_returned |= k.units_returned
+            node.grades.update(k.grades)
+
+    sort_key = lambda n: (n.code == "", "本级" in n.key, n.code)  # noqa: E731 — real codes first, 本级 last
+    top.children.sort(key=lambda k: sort_key(nodes[k]))
+    for n in nodes.values():
+        n.children.sort(key=lambda k: sort_key(nodes[k]))
+    roll(top)
+
+    has_roster = bool(expected)
+    region_columns = REGION_COLUMNS_HEAD + tuple(Column(f"grade:{g}", g, "int") for g in grades)
+
+    def region_row(n: _Node) -> dict:
+        row = {"level": LEVEL_ZH[n.level], "code": n.code, "parent": "" if n.parent in (None, TOTAL) else nodes[n.parent].code,
+               "name": n.name, "expected": n.expected if has_roster else None, "returned": n.returned,
+               "valid": n.valid, "with_errors": n.with_errors, "missing": n.missing if has_roster else None,
+               "units_expected": len(n.units_expected) if has_roster else None, "units_returned": len(n.units_returned),
+               "initial_budget": n.initial_budget, "budget": n.budget, "spent": n.spent,
+               "rate": _rate(n.spent, n.budget), "scored": n.scored,
+               "mean_score": round(n.score_sum / n.scored, 6) if n.scored else None}
+        for g in grades:
+            row[f"grade:{g}"] = n.grades.get(g, 0)
+        return row
+
+    region_rows = [region_row(top)]
+
+    def walk(key: str) -> None:
+        n = nodes[key]
+        region_rows.append(region_row(n))
+        for k in n.children:
+            walk(k)
+
+    for k in top.children:
+        walk(k)
+    # parent key → row "parent" holds the parent's *code*; add the key-based link for exact checks
+    key_of_row = [TOTAL]
+
+    def collect_keys(key: str) -> None:
+        key_of_row.append(key)
+        for k in nodes[key].children:
+            collect_keys(k)
+
+    for k in top.children:
+        collect_keys(k)
+    for row, key in zip(region_rows, key_of_row):
+        row["_key"] = key
+        row["_parent"] = "" if key == TOTAL else (nodes[key].parent or "")
+
+    # ---- 项目明细
+    def place(r: _Ret) -> dict[str, str]:
+        out = {"province": "", "city": "", "county": ""}
+        for key, level, code, name in r.chain:
+            out[{regions.PROVINCE: "province", regions.CITY: "city", regions.COUNTY: "county"}[level]] = name
+        return out
+
+    project_rows: list[dict] = []
+    for i, r in enumerate(rets, 1):
+        res, exp = r.result, r.exp
+        f = res.funds or {}
+        status = _status(r)
+        project_rows.append({
+            "no": i, **place(r), "region_code": r.region,
+            "unit_code": (exp.unit_code if exp else (res.identity or {}).get("unit_code", "")) or "",
+            "unit": (exp.unit_name if exp else "") or res.unit,
+            "project": (exp.project_name if exp else "") or res.project,
+            "project_code": (exp.project_code if exp else "") or res.header.get("project_code", ""),
+            "initial_budget": _num(f.get("initial_budget")), "budget": _num(f.get("budget")),
+            "spent": _num(f.get("spent")), "rate": _num(f.get("rate")), "funds_score": _num(f.get("score")),
+            "total_score": res.total_score, "grade": res.grade or "", "status": status,
+            "counted": "是" if (r.current and r.valid) else "否", "errors": res.errors, "warnings": res.warnings,
+            "in_roster": "是" if exp is not None else "否", "received_at": r.entry.received_at,
+            "source": r.entry.source or res.path,
+        })
+
+    # ---- 指标明细 and 指标分析
+    indicator_rows: list[dict] = []
+    by_l1: dict[str, Counter] = defaultdict(Counter)
+    by_l2: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    overall_ind: Counter = Counter()
+    by_name: dict[str, dict] = {}
+    for r, prow in zip(rets, project_rows):
+        is_counted = prow["counted"] == "是"
+        for ind in r.result.indicators:
+            indicator_rows.append({
+                "county": prow["county"], "unit": prow["unit"], "project": prow["project"],
+                "level1": ind.level1, "level2": ind.level2, "name": ind.name, "target": ind.target or "",
+                "actual": ind.actual or "", "weight": ind.weight, "score": ind.score,
+                "suggested_score": ind.suggested_score, "status": STATUS_ZH.get(ind.status, ""), "cell": ind.cell,
+                "counted": prow["counted"], "source": prow["source"]})
+            if not is_counted or not (ind.name or "").strip():
+                continue
+            st = ind.status if ind.status in ("met", "partly", "not_met") else "unknown"
+            for c in (by_l1[ind.level1], by_l2[(ind.level1, ind.level2)], overall_ind):
+                c[st] += 1
+                c["count"] += 1
+            key = indicator_key(ind.name)
+            slot = by_name.setdefault(key, {"count": 0, "partly": 0, "not_met": 0, "units": set(), "bad_units": set(),
+                                            "level1": Counter(), "level2": Counter()})
+            slot["count"] += 1
+            slot["units"].add(r.unit_key)
+            slot["level1"][ind.level1] += 1
+            slot["level2"][ind.level2] += 1
+            if st in ("partly", "not_met"):
+                slot[st] += 1
+                slot["bad_units"].add(r.unit_key)
+
+    def analysis_row(level: str, l1: str, l2: str, c: Counter) -> dict:
+        n = c["count"]
+        return {"level": level, "level1": l1, "level2": l2, "count": n, "met": c["met"], "partly": c["partly"],
+                "not_met": c["not_met"], "unknown": c["unknown"],
+                "met_share": c["met"] / n if n else None, "partly_share": c["partly"] / n if n else None,
+                "not_met_share": c["not_met"] / n if n else None}
+
+    analysis_rows = [analysis_row("合计", "", "", overall_ind)]
+    for l1 in sorted(by_l1, key=_level_sort(by_l1, form)):
+        analysis_rows.append(analysis_row("一级", l1, "", by_l1[l1]))
+        for (a, l2) in [k for k in by_l2 if k[0] == l1]:
+            analysis_rows.append(analysis_row("二级", l1, l2, by_l2[(a, l2)]))
+    ranked = sorted(((k, v) for k, v in by_name.items() if v["partly"] + v["not_met"]),
+                    key=lambda kv: (-(kv[1]["partly"] + kv[1]["not_met"]), -len(kv[1]["bad_units"]), kv[0]))
+    top_rows = [{"rank": i, "name": k, "count": v["count"], "not_fully_met": v["partly"] + v["not_met"],
+                 "partly": v["partly"], "not_met": v["not_met"],
+                 "share": (v["partly"] + v["not_met"]) / v["count"], "units": len(v["bad_units"]),
+                 "level1": v["level1"].most_common(1)[0][0], "level2": v["level2"].most_common(1)[0][0]}
+                for i, (k, v) in enumerate(ranked[:TOP_NOT_MET], 1)]
+
+    # ---- 问题清单
+    finding_rows: list[dict] = []
+    for r, prow in zip(rets, project_rows):
+        if not r.current:
+            continue
+        for fd in r.result.findings:
+            finding_rows.append({"county": prow["county"], "unit": prow["unit"], "project": prow["project"],
+                                 "file": prow["source"], "sheet": fd.sheet, "cell": fd.cell, "code": fd.code,
+                                 "severity": SEVERITY_ZH.get(fd.severity, fd.severity), "message": fd.message})
+
+    # ---- 未提交
+    missing_rows: list[dict] = []
+    for e in sorted(expected, key=lambda e: (regions.normalize_code(e.region_code), e.unit_code, e.project_code)):
+        r = got.get(_expected_key(e))
+        if r is not None and r.valid:
+            continue
+        chain = _chain(regions.normalize_code(e.region_code), names)
+        where = {"province": "", "city": "", "county": ""}
+        for key, level, code, name in chain:
+            where[{regions.PROVINCE: "province", regions.CITY: "city", regions.COUNTY: "county"}[level]] = name
+        missing_rows.append({**where, "region_code": regions.normalize_code(e.region_code), "unit_code": e.unit_code,
+                             "unit": e.unit_name, "project": e.project_name, "project_code": e.project_code,
+                             "budget": e.budget, "contact": e.contact, "email": e.email,
+                             "reason": "未提交" if r is None else "有错误", "errors": 0 if r is None else r.result.errors,
+                             "source": "" if r is None else (r.entry.source or r.result.path)})
+
+    # ---- 总体情况
+    scores = [r.result.total_score for r in counted if r.result.total_score is not None]
+    budget_total, spent_total = top.budget, top.spent
+    units_expected = {e.unit_code or e.unit_name for e in expected}
+    units_returned = {r.unit_key for r in current}
+    if has_roster:
+        need: dict[str, list] = defaultdict(list)
+        for e in expected:
+            rr = got.get(_expected_key(e))
+            need[e.unit_code or e.unit_name].append(rr is not None and rr.valid)
+        units_valid = sum(1 for oks in need.values() if all(oks))
+    else:
+        per_unit: dict[str, list[bool]] = defaultdict(list)
+        for r in current:
+            per_unit[r.unit_key].append(r.valid)
+        units_valid = sum(1 for oks in per_unit.values() if all(oks))
+    counts = {
+        "files": len(rets), "superseded": len(rets) - len(current),
+        "units_expected": len(units_expected) if has_roster else None, "units_returned": len(units_returned),
+        "units_valid": units_valid,
+        "projects_expected": len(roster_has) if has_roster else None, "projects_returned": len(current),
+        "projects_valid": len(counted), "projects_with_errors": len(current) - len(counted),
+        "projects_missing": top.missing if has_roster else None,
+        "unmatched": sum(1 for r in current if r.exp is None) if has_roster else None,
+        "low_rate": sum(1 for r in counted if (_num((r.result.funds or {}).get("rate")) is not None
+                                               and _num(r.result.funds.get("rate")) < LOW_RATE)),
+        "findings_error": sum(1 for r in current for f in r.result.findings if f.severity == ERROR),
+        "findings_warning": sum(1 for r in current for f in r.result.findings if f.severity == WARNING),
+        "findings_info": sum(1 for r in current for f in r.result.findings if f.severity == INFO),
+    }
+    totals = {"initial_budget": top.initial_budget, "budget": budget_total, "spent": spent_total,
+              "rate": _rate(spent_total, budget_total),
+              "mean_score": statistics.fmean(scores) if scores else None,
+              "median_score": statistics.median(scores) if scores else None,
+              "min_score": min(scores) if scores else None, "max_score": max(scores) if scores else None}
+    overview_rows = [
+        {"item": "应报单位数", "value": counts["units_expected"], "unit": "个"},
+        {"item": "已报单位数", "value": counts["units_returned"], "unit": "个"},
+        {"item": "全部合格单位数", "value": counts["units_valid"], "unit": "个"},
+        {"item": "应报项目数", "value": counts["projects_expected"], "unit": "个"},
+        {"item": "已报项目数", "value": counts["projects_returned"], "unit": "个"},
+        {"item": "合格项目数（计入汇总）", "value": counts["projects_valid"], "unit": "个"},
+        {"item": "有错误或无法识别的项目数", "value": counts["projects_with_errors"], "unit": "个"},
+        {"item": "未提交项目数", "value": counts["projects_missing"], "unit": "个"},
+        {"item": "未匹配名单的回传数", "value": counts["unmatched"], "unit": "个"},
+        {"item": "收到文件总数（含被替代的旧版本）", "value": counts["files"], "unit": "个"},
+        {"item": "Σ年初预算数", "value": totals["initial_budget"], "unit": "万元"},
+        {"item": "Σ全年预算数", "value": budget_total, "unit": "万元"},
+        {"item": "Σ全年执行数", "value": spent_total, "unit": "万元"},
+        {"item": "执行率（Σ执行 ÷ Σ预算）", "value": totals["rate"], "unit": "%"},
+        {"item": f"执行率低于{LOW_RATE:.0%}的项目数", "value": counts["low_rate"], "unit": "个"},
+        {"item": "平均总分", "value": totals["mean_score"], "unit": "分"},
+        {"item": "总分中位数", "value": totals["median_score"], "unit": "分"},
+        {"item": "最低总分", "value": totals["min_score"], "unit": "分"},
+        {"item": "最高总分", "value": totals["max_score"], "unit": "分"},
+        {"item": "问题数：错误", "value": counts["findings_error"], "unit": "条"},
+        {"item": "问题数：警告", "value": counts["findings_warning"], "unit": "条"},
+        {"item": "问题数：提示", "value": counts["findings_info"], "unit": "条"},
+    ]
+
+    graded = [r for r in counted if r.result.grade]
+    graded_budget = _fsum(_num(r.result.funds.get("budget")) or 0.0 for r in graded)
+    grade_rows = []
+    for g in grades + sorted({r.result.grade for r in graded} - set(grades)):
+        mine = [r for r in graded if r.result.grade == g]
+        b = _fsum(_num(r.result.funds.get("budget")) or 0.0 for r in mine)
+        grade_rows.append({"grade": g, "projects": len(mine), "share": len(mine) / len(graded) if graded else None,
+                           "budget": b, "budget_share": b / graded_budget if graded_budget else None,
+                           "spent": _fsum(_num(r.result.funds.get("spent")) or 0.0 for r in mine)})
+    bucket_rows = []
+    for label, lo, hi in SCORE_BUCKETS:
+        n = sum(1 for s in scores if lo <= s < hi)
+        bucket_rows.append({"bucket": label, "projects": n, "share": n / len(scores) if scores else None})
+    city_rows = [{"name": r["name"], "budget": r["budget"], "spent": r["spent"], "rate": r["rate"]}
+                 for r in region_rows if r["level"] == LEVEL_ZH[regions.CITY] and r["returned"]]
+
+    tables = {
+        "overview": Table("overview", "总体情况", OVERVIEW_COLUMNS, overview_rows),
+        "grades": Table("grades", "等级分布", GRADE_COLUMNS, grade_rows),
+        "score_buckets": Table("score_buckets", "总分分布", BUCKET_COLUMNS, bucket_rows),
+        "city_rates": Table("city_rates", "各市执行率", CITY_RATE_COLUMNS, city_rows),
+        "regions": Table("regions", "按地区汇总", region_columns, region_rows),
+        "projects": Table("projects", "项目明细", PROJECT_COLUMNS, project_rows),
+        "indicators": Table("indicators", "指标明细", INDICATOR_COLUMNS, indicator_rows),
+        "indicator_analysis": Table("indicator_analysis", "指标分析", ANALYSIS_COLUMNS, analysis_rows),
+        "top_not_met": Table("top_not_met", "未完全完成最多的指标", TOP_COLUMNS, top_rows),
+        "findings": Table("findings", "问题清单", FINDING_COLUMNS, finding_rows),
+        "missing": Table("missing", "未提交", MISSING_COLUMNS, missing_rows),
+    }
+    return Summary(
+        year=year, form=form or (Counter(r.form for r in results if r.form).most_common(1)[0][0]
+                                 if any(r.form for r in results) else ""),
+        form_name=form_name,
+        produced_at=produced_at or datetime.now(timezone.utc).astimezone().replace(microsecond=0).isoformat(),
+        produced_from=produced_from, grades=grades, low_grades=low_grades, counts=counts, totals=totals,
+        tables=tables, definitions=list(DEFINITIONS))
+
+
+def _level_sort(by_l1: dict, form: str):
+    """一级 in the form's order when known, else alphabetical."""
+    order: dict[str, int] = {}
+    try:
+        from .spec import load_form
+        if form:
+            order = {l.name: i for i, l in enumerate(load_form(form).level1)}
+    except Exception:  # noqa: BLE001 — an unknown form only loses the nice order
+        order = {}
+    return lambda name: (order.get(name, len(order)), name)
+
+
+# ------------------------------------------------------------------ checking many files
+
+
+def _slim(result: CheckResult) -> CheckResult:
+    """What crosses the process boundary: the signed pre-fill JSON is not needed for a summary."""
+    if result.identity and ("prefill" in result.identity or "signature" in result.identity):
+        result = replace(result, identity={k: v for k, v in result.identity.items() if k not in ("prefill", "signature")})
+    return result
+
+
+def _check_chunk(paths: list[str]) -> list[CheckResult]:
+    return [_slim(check(p)) for p in paths]
+
+
+def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progress: bool = True,
+                chunk: int = 32) -> Iterator[CheckResult]:
+    """Check files in worker processes; yields results in input order, holding few in memory.
+
+    At most 2 × jobs chunks of `chunk` files are in flight at once. jobs=1 checks
+    in this process (no pool), which is what profiling and debugging want.
+    """
+    items = [str(p) for p in paths]
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    bar = _Progress(len(items)) if progress else None
+    try:
+        if jobs == 1 or len(items) <= chunk:
+            for p in items:
+                res = _slim(check(p))
+                if bar:
+                    bar.advance(1)
+                yield res
+            return
+        chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            pending: deque[Future] = deque()
+            it = iter(chunks)
+            for c in it:
+                pending.append(pool.submit(_check_chunk, c))
+                if len(pending) >= 2 * jobs:
+                    break
+            while pending:
+                done = pending.popleft().result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append(pool.submit(_check_chunk, nxt))
+                if bar:
+                    bar.advance(len(done))
+                yield from done
+    finally:
+        if bar:
+            bar.close()
+
+
+class _Progress:
+    """A rich progress bar on stderr (quiet when stderr is not a terminal)."""
+
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        self.p = Progress(TextColumn("校验"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                          console=Console(stderr=True), transient=True)
+        self.task = self.p.add_task("check", total=total)
+        self.p.start()
+
+    def advance(self, n: int) -> None:
+        self.p.advance(self.task, n)
+
+    def close(self) -> None:
+        self.p.stop()
+
+
+def spreadsheet_files(paths: Iterable[Path | str], *, exclude: Iterable[Path] = ()) -> list[Path]:
+    """Files given directly, plus every spreadsheet under folders given (sorted; no ~$ lock files)."""
+    from .collect import SPREADSHEET_SUFFIXES
+    skip = {Path(p).resolve() for p in exclude}
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in SPREADSHEET_SUFFIXES
+                           and not q.name.startswith((".", "~$")))
+            out.extend(q for q in found if q.resolve() not in skip)
+        else:
+            out.append(p)
+    return out
+
+
+def aggregate_paths(paths: Iterable[Path | str], *, out: Path, jobs: int | None = None, progress: bool = True,
+                    year: int | None = None, form: str = "", csv_dir: Path | None = None,
+                    parquet_dir: Path | None = None) -> Summary:
+    """Check the files (folders are searched) and write the summary workbook, plus CSV/Parquet if asked."""
+    from .frames import export_csv, export_parquet
+    from .write.summary import write_summary
+    out = Path(out)
+    paths = list(paths)
+    files = spreadsheet_files(paths, exclude=[out])
+    entries = (Entry(res, None, str(p)) for p, res in zip(files, check_files(files, jobs=jobs, progress=progress)))
+    produced_from = f"{len(files)} 个文件：" + "、".join(str(p) for p in paths[:5]) + ("……" if len(paths) > 5 else "")
+    summary = summarize(entries, [], year=year, form=form, produced_from=produced_from)
+    write_summary(summary, out)
+    if csv_dir is not None:
+        export_csv(summary, csv_dir)
+    if parquet_dir is not None:
+        export_parquet(summary, parquet_dir)
+    return summary

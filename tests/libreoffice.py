@@ -64,8 +64,8 @@ def convert(src: Path, fmt: str, outdir: Path, timeout: int = 180) -> Path:
 def run_uno_script(script: str, *args: str, timeout: int = 180) -> str:
     """Run a Python-UNO script (Debian python3-uno) with the system interpreter.
 
-    The script receives a connect URL as argv[1] and `args` after it; we start
-    soffice listening on a private pipe for it.
+    The script runs after `UNO_PRELUDE` (so it has `desktop`, `pv`, `nv` and
+    `args`); we start soffice listening on a private pipe for it.
     """
     exe = soffice()
     if exe is None:
@@ -80,7 +80,7 @@ def run_uno_script(script: str, *args: str, timeout: int = 180) -> str:
     )
     try:
         proc = subprocess.run(
-            ["/usr/bin/python3", "-c", script, f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext", *args],
+            ["/usr/bin/python3", "-c", UNO_PRELUDE + script, f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext", *args],
             capture_output=True, text=True, timeout=timeout,
         )
         if proc.returncode != 0:
@@ -95,12 +95,16 @@ def run_uno_script(script: str, *args: str, timeout: int = 180) -> str:
         shutil.rmtree(prof, ignore_errors=True)
 
 
-_INSERT_ROWS = r'''
+# Every UNO script starts with this: `uno`, `pv(name, value)`, `nv(name, value)`, `args`
+# (the script's own arguments) and `desktop`, connected to the office we started.
+UNO_PRELUDE = r'''
 import sys, time, uno
-from com.sun.star.beans import PropertyValue
+from com.sun.star.beans import NamedValue, PropertyValue
 def pv(n, v):
     p = PropertyValue(); p.Name = n; p.Value = v; return p
-url, src, dst, row, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+def nv(n, v):
+    p = NamedValue(); p.Name = n; p.Value = v; return p
+url, args = sys.argv[1], sys.argv[2:]
 local = uno.getComponentContext()
 resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
 for _ in range(300):
@@ -110,6 +114,10 @@ for _ in range(300):
     except Exception:
         time.sleep(0.2)
 desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
+'''
+
+_INSERT_ROWS = r'''
+src, dst, row, count = args[0], args[1], int(args[2]), int(args[3])
 doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(src), "_blank", 0, (pv("Hidden", True),))
 sheet = doc.Sheets.getByIndex(0)
 state = "protected" if sheet.isProtected() else "unprotected"

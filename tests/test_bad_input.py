@@ -122,22 +122,7 @@ def test_a_sheet_over_the_cell_limit_is_refused(tmp_path):
 # ---------------------------------------------------------------- password-protected returns
 
 _SAVE_WITH_PASSWORD = r'''
-import sys, time, uno
-from com.sun.star.beans import PropertyValue, NamedValue
-def pv(n, v):
-    p = PropertyValue(); p.Name = n; p.Value = v; return p
-def nv(n, v):
-    p = NamedValue(); p.Name = n; p.Value = v; return p
-url, src, out = sys.argv[1], sys.argv[2], sys.argv[3]
-local = uno.getComponentContext()
-resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
-for _ in range(300):
-    try:
-        ctx = resolver.resolve(url)
-        break
-    except Exception:
-        time.sleep(0.2)
-desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
+src, out = args[0], args[1]
 doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(src), "_blank", 0, (pv("Hidden", True),))
 ooxml = uno.Any("[]com.sun.star.beans.NamedValue", (nv("OOXPassword", "secret"), nv("CryptoType", "Standard")))
 for name, args in (

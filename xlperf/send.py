@@ -46,18 +46,40 @@ def invitation_body(ws: Workspace, unit_name: str, projects: list[str]) -> str:
             f"如有疑问请与我们联系。\n")
 
 
-def _send_or_write(ws: Workspace, msg, sender: Sender | None, dry_run: bool, report: SendReport) -> str:
-    if dry_run:
-        path = write_eml(msg, ws.sent_dir)
-        report.files.append(path)
-        return msg["Message-ID"] or path.name
-    assert sender is not None
-    return sender.send(msg)
+def _deliver(ws: Workspace, conn, groups: dict[str, list], compose, *, kind: str, batch: str, dry_run: bool,
+             sender_factory, report: SendReport) -> None:
+    """One message per address; each is recorded per roster row before the next is sent.
+
+    `compose(address, items)` returns (subject, body, attachments, roster_ids).
+    """
+    settings = MailSettings.from_dict(ws.mail)
+    sender = None if dry_run else sender_factory(settings)
+    try:
+        for address, items in groups.items():
+            subject, body, attachments, roster_ids = compose(address, items)
+            msg = build_message(sender=settings.sender or settings.smtp_user, to=address, subject=subject,
+                                body=body, attachments=attachments)
+            try:
+                if dry_run:
+                    path = write_eml(msg, ws.sent_dir)
+                    report.files.append(path)
+                    message_id = msg["Message-ID"] or path.name
+                else:
+                    message_id = sender.send(msg)
+            except Exception as exc:  # noqa: BLE001 — keep going; it is not recorded, so the next run retries it
+                report.failed.append(f"{address}：{exc}")
+                continue
+            with db.transaction(conn):
+                for rid in roster_ids:
+                    db.record_sent(conn, rid, kind, batch, message_id, address)
+            report.sent.append(address)
+    finally:
+        if sender is not None:
+            sender.close()
 
 
 def send(ws: Workspace, *, dry_run: bool = False, batch: str = SEND_BATCH, sender_factory=Sender) -> SendReport:
     """One message per e-mail address with all of its units' workbooks."""
-    settings = MailSettings.from_dict(ws.mail)
     report = SendReport()
     conn = ws.connect()
     try:
@@ -70,26 +92,15 @@ def send(ws: Workspace, *, dry_run: bool = False, batch: str = SEND_BATCH, sende
                 report.skipped.append(r["email"])
                 continue
             groups[r["email"]].append((r, Path(gen["path"])))
-        sender = None if dry_run else sender_factory(settings)
-        try:
-            for email, items in groups.items():
-                unit = items[0][0]["unit_name"]
-                msg = build_message(sender=settings.sender or settings.smtp_user, to=email,
-                                    subject=f"【请填报】{ws.year}年度项目支出绩效目标自评表（{unit}）",
-                                    body=invitation_body(ws, unit, [r["project_name"] for r, _ in items]),
-                                    attachments=[p for _, p in items])
-                try:
-                    mid = _send_or_write(ws, msg, sender, dry_run, report)
-                except Exception as exc:  # noqa: BLE001 — keep going; it is recorded and retried next run
-                    report.failed.append(f"{email}：{exc}")
-                    continue
-                with db.transaction(conn):
-                    for r, _ in items:
-                        db.record_sent(conn, r["id"], "send", batch, mid, email)
-                report.sent.append(email)
-        finally:
-            if sender is not None:
-                sender.close()
+
+        def compose(address, items):
+            unit = items[0][0]["unit_name"]
+            return (f"【请填报】{ws.year}年度项目支出绩效目标自评表（{unit}）",
+                    invitation_body(ws, unit, [r["project_name"] for r, _ in items]),
+                    [p for _, p in items], [r["id"] for r, _ in items])
+
+        _deliver(ws, conn, groups, compose, kind="send", batch=batch, dry_run=dry_run,
+                 sender_factory=sender_factory, report=report)
     finally:
         conn.close()
     return report
@@ -107,48 +118,35 @@ def reminder_body(ws: Workspace, unit_name: str, items: list[tuple[Pending, list
 
 
 def remind(ws: Workspace, *, dry_run: bool = False, batch: str | None = None, sender_factory=Sender) -> SendReport:
+    """Missing units get a reminder; units whose return has errors also get its feedback copy."""
     from .check import check
     from .write.feedback import write_feedback
-    settings = MailSettings.from_dict(ws.mail)
     batch = batch or dt.date.today().isoformat()
     report = SendReport()
     conn = ws.connect()
     try:
-        status = compute_status(conn)
         groups: dict[str, list] = defaultdict(list)
-        for p in status.pending:
+        for p in compute_status(conn).pending:
             if not p.email or db.was_sent(conn, p.roster_id, "remind", batch):
                 report.skipped.append(p.email)
                 continue
             groups[p.email].append(p)
-        sender = None if dry_run else sender_factory(settings)
-        try:
-            for email, pend in groups.items():
-                items, attachments = [], []
-                for p in pend:
-                    findings = db.findings_for(conn, p.return_id) if p.return_id else []
-                    items.append((p, findings))
-                    if p.sha256:
-                        src = store.path_for(ws.store_dir, p.sha256)
-                        name = next((r["original_name"] for r in db.receipts_for(conn, p.sha256)), src.name)
-                        result = check(src, form_hint=ws.form, display_name=name)
-                        out = ws.feedback_dir / p.sha256[:12]
-                        attachments.append(write_feedback(src, result, out, f"{Path(name).stem}_反馈.xlsx"))
-                msg = build_message(sender=settings.sender or settings.smtp_user, to=email,
-                                    subject=f"【催报】{ws.year}年度项目支出绩效目标自评表（{pend[0].unit_name}）",
-                                    body=reminder_body(ws, pend[0].unit_name, items), attachments=attachments)
-                try:
-                    mid = _send_or_write(ws, msg, sender, dry_run, report)
-                except Exception as exc:  # noqa: BLE001
-                    report.failed.append(f"{email}：{exc}")
-                    continue
-                with db.transaction(conn):
-                    for p in pend:
-                        db.record_sent(conn, p.roster_id, "remind", batch, mid, email)
-                report.sent.append(email)
-        finally:
-            if sender is not None:
-                sender.close()
+
+        def compose(address, pend):
+            items, attachments = [], []
+            for p in pend:
+                items.append((p, db.findings_for(conn, p.return_id) if p.return_id else []))
+                if p.sha256:
+                    src = store.path_for(ws.store_dir, p.sha256)
+                    name = next((r["original_name"] for r in db.receipts_for(conn, p.sha256)), src.name)
+                    result = check(src, form_hint=ws.form, display_name=name)
+                    attachments.append(write_feedback(src, result, ws.feedback_dir / p.sha256[:12],
+                                                      f"{Path(name).stem}_反馈.xlsx"))
+            return (f"【催报】{ws.year}年度项目支出绩效目标自评表（{pend[0].unit_name}）",
+                    reminder_body(ws, pend[0].unit_name, items), attachments, [p.roster_id for p in pend])
+
+        _deliver(ws, conn, groups, compose, kind="remind", batch=batch, dry_run=dry_run,
+                 sender_factory=sender_factory, report=report)
     finally:
         conn.close()
     return report

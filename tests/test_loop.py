@@ -125,6 +125,13 @@ def test_the_whole_loop_with_real_mail_servers(tmp_path, smtp_server, imap_serve
 
     o = counts(ws)
     assert (o.expected, o.returned, o.valid, o.errors, o.missing) == (8, 6, 5, 1, 2)
+    conn = ws.connect()
+    by_source = {}
+    for r in conn.execute("SELECT r.id, c.source FROM returns r JOIN receipts c USING (sha256)"):
+        by_source.setdefault(r["source"], set()).update(f.code for f in db.findings_for(conn, r["id"]))
+    conn.close()
+    # Mailed back from an address that is not the unit's own: flagged (a warning), not dropped.
+    assert "identity-other-unit" in by_source["imap"] and "identity-other-unit" not in by_source["folder"]
 
     rep = remind(ws)
     reminders = smtp_server.messages[4:]
@@ -283,3 +290,32 @@ def test_the_command_line_runs_the_year_in_folder_mode(tmp_path):
     wb.save(bad)
     res = run("roster", bad, "-w", ws)
     assert res.exit_code == 2 and "第2行" in res.output and "Traceback" not in res.output
+
+
+def test_a_copy_the_county_typed_itself_is_matched_by_labels_and_held_to_the_approved_targets(tmp_path):
+    from handtyped import official_form
+    from xlperf.roster import rows_from_db
+    ws = make_workspace(tmp_path)
+    conn = ws.connect()
+    row = rows_from_db(conn)[0]
+    conn.close()
+    ind = [(t.level1, t.level2, t.name, t.weight, t.target, t.target, t.weight, None) for t in row.targets]
+    first = ind[0]
+    ind[0] = (first[0], first[1], first[2], first[3], "≥1%", first[5], first[6], None)   # a target made easier
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    official_form(
+        inbox / "自己录入.xlsx", title="项目支出绩效目标自评表", subtitle="（2024年度）",
+        header=[[("项目名称", row.project_name), ("项目负责人及电话", "王五")], [("主管部门", row.department), ("实施单位", row.unit_name)]],
+        funds_label="资金情况(万元)", funds_cols=["全年预算数(A)", "全年执行数(B)", "分值", "执行率(B/A)", "得分"],
+        funds_rows=[("年度资金总额：", row.budget, row.budget, 10, "100%", 10), ("其中：本年财政拨款", row.budget, row.budget, "一", "100%", "一")],
+        ind_cols=["一级指标", "二级指标", "三级指标", "分值", "年度指标值", "全年实际值", "得分", "未完成的原因及拟采取的改进措施"],
+        indicators=ind)
+    rep = collect(ws, str(inbox))
+    assert rep.new == ["自己录入.xlsx"] and not rep.unmatched
+    conn = ws.connect()
+    ret = conn.execute("SELECT id, matched_by, status FROM returns").fetchone()
+    changed = [f for f in db.findings_for(conn, ret["id"]) if f.code == "target-changed"]
+    conn.close()
+    assert ret["matched_by"] == "labels" and ret["status"] == "errors"
+    assert len(changed) == 1 and "≥1%" in changed[0].message

@@ -130,6 +130,30 @@ def match_roster(conn, result: CheckResult) -> tuple[int | None, str | None]:
     return (hits[0], "labels") if len(hits) == 1 else (None, None)
 
 
+def roster_target_findings(conn, roster_id: int, result: CheckResult) -> list:
+    """A copy typed by the county must still carry the approved 三级指标, 分值 and 年度指标值."""
+    from .findings import ERROR, Finding
+    from .values import parse_amount
+    shown = {norm(i.name): i for i in result.indicators if i.name}
+    out = []
+    for t in db.targets_of(conn, roster_id):
+        ind = shown.get(norm(t["name"]))
+        where = result.path
+        if ind is None:
+            out.append(Finding("target-changed", ERROR, f"批复的三级指标“{t['name']}”在表中找不到（被删除或改名）",
+                               where, result.sheet, "", "name"))
+            continue
+        row = f"第{ind.row}行" if ind.row else ""
+        w = parse_amount(ind.weight).value if ind.weight is not None else None
+        if t["weight"] is not None and (w is None or abs(w - float(t["weight"])) > 0.005):
+            out.append(Finding("target-changed", ERROR, f"{row}“{t['name']}”的分值 {ind.weight} 与批复的 {t['weight']:g} 不一致",
+                               where, result.sheet, ind.cell, "weight"))
+        if t["target"] and norm(t["target"]) != norm(ind.target):
+            out.append(Finding("target-changed", ERROR, f"{row}“{t['name']}”的年度指标值“{ind.target}”与批复的“{t['target']}”不一致",
+                               where, result.sheet, "", "target"))
+    return out
+
+
 def status_of(result: CheckResult, roster_id: int | None) -> str:
     if not result.readable or result.form is None:
         return "unreadable"
@@ -149,6 +173,8 @@ def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str
     extra = [verifier(ws.secret, sender_emails=sender_email, received_from=sender)]
     result = check(path, form_hint=ws.form, extra=extra, display_name=name)
     roster_id, matched_by = match_roster(conn, result)
+    if matched_by == "labels":   # no signature to rely on: compare with the approved targets directly
+        result.findings.extend(roster_target_findings(conn, roster_id, result))
     if result.year and result.year != ws.year:
         from .findings import ERROR, Finding
         result.findings.append(Finding("year-mismatch", ERROR, f"表中年度为 {result.year}，本次自评年度为 {ws.year}", name))

@@ -207,7 +207,7 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
     cached: dict[str, dict[str, float | str | None]] = {}
     for frow in spec.funds_rows:
         r = fr[frow.key]
-        ws.set_row(r, 22)
+        ws.set_row(r, 22 if len(frow.label) <= 7 else 32)   # long labels wrap onto two lines
         put(r, 1, 1, frow.label, fmt.get(align="left"))
         line = data.funds_line(frow.key)
         vals: dict[str, float | str | None] = {}

@@ -226,3 +226,34 @@ def test_a_province_adds_a_variant_with_yaml_only(tmp_path, monkeypatch):
     write_template(spec, 2025, out)
     wb = openpyxl.load_workbook(out)
     assert any("成本指标" in str(dv.formula1) for dv in wb[spec.sheet].data_validations.dataValidation)
+
+
+def test_a_dropdown_list_longer_than_excels_limit_lives_on_a_hidden_sheet(tmp_path, monkeypatch):
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    many = ", ".join(f"第{i}类专项服务质量评价二级指标" for i in range(20))   # well over 255 characters
+    text = (templates_dir() / "project.yaml").read_text(encoding="utf-8").replace(
+        "level2: [数量指标, 质量指标, 时效指标, 成本指标]", f"level2: [{many}]").replace("id: project\n", "id: long\n")
+    (forms / "long.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("XLPERF_TEMPLATES", str(forms))
+    spec = load_form("long")
+    out = tmp_path / "long.xlsx"
+    write_template(spec, 2024, out)
+    wb = openpyxl.load_workbook(out)
+    assert wb["_lists"].sheet_state == "hidden"
+    assert "list_level2" in wb.defined_names
+    level2 = [dv for dv in wb[spec.sheet].data_validations.dataValidation
+              if dv.type == "list" and "list_level2" in str(dv.formula1)]
+    assert level2 and all(len(str(dv.formula1)) < 255 for dv in wb[spec.sheet].data_validations.dataValidation)
+
+
+def test_xlsxwriter_warnings_fail_the_tests():
+    """XlsxWriter reports misuse as warnings; pyproject turns them into errors so none slips by."""
+    import io
+
+    import xlsxwriter
+    wb = xlsxwriter.Workbook(io.BytesIO())
+    ws = wb.add_worksheet()
+    with pytest.raises(UserWarning):
+        ws.merge_range(0, 0, 0, 0, "one cell")   # XlsxWriter warns: cannot merge a single cell
+    wb.close()

@@ -94,6 +94,12 @@ class Vocabulary:
         self.level1 = {norm_label(l.name): l.name for l in spec.level1}
 
 
+@functools.lru_cache(maxsize=32)
+def vocabulary(spec: FormSpec) -> Vocabulary:
+    """The vocabulary of a form, built once per process (specs are frozen and hashable)."""
+    return Vocabulary(spec)
+
+
 def match(groups: dict[str, set[str]], text: object) -> str | None:
     """The key whose synonyms contain `text` (normalised), if any."""
     n = norm_label(text)

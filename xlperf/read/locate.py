@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from ..labels import Vocabulary, match, norm, norm_label, weight_in_label
+from ..labels import Vocabulary, match, vocabulary, norm, norm_label, weight_in_label
 from ..model import FormData, FundsLine, IndicatorLine
 from ..spec import FormSpec
 from .grid import Grid, Sheet
@@ -196,7 +196,7 @@ def locate_by_names(grid: Grid, spec: FormSpec) -> Located | None:
     if sheet is None:
         return None
     view = _View(sheet)
-    vocab = Vocabulary(spec)
+    vocab = vocabulary(spec)
     data = FormData()
     loc = Located(form_id=spec.id, sheet=sheet_name, by="names", data=data)
     for f in spec.header_fields():
@@ -301,7 +301,7 @@ def spec_fit(grid: Grid, spec: FormSpec) -> tuple[int, Sheet | None]:
 
 
 def locate_by_labels(grid: Grid, spec: FormSpec, sheet: Sheet) -> Located | None:
-    vocab = Vocabulary(spec)
+    vocab = vocabulary(spec)
     anchors = _scan(sheet, vocab)
     hits = anchors.hits
     view = _View(sheet)

@@ -80,7 +80,7 @@ def one(n: int, base: Path, jobs: int | None, sample: int, profile_n: int, keep:
     # ---- end to end
     t0 = time.perf_counter()
     results = check_files(files, jobs=jobs, progress=False)
-    entries = (Entry(res, expected[f.name], f.name, received[f.name]) for f, res in zip(files, results))
+    entries = (Entry(res, expected[f.name], f.name, received[f.name]) for res, f in zip(results, files))
     t_check0 = time.perf_counter()
     summary = summarize(entries, roster, year=synth.YEAR, form=synth.FORM, produced_from=str(folder))
     t1 = time.perf_counter()

@@ -290,3 +290,50 @@ def test_frame_gives_a_projects_table_from_files_or_results(province):
     assert len(df) == 7 and df["错误数"].sum() == 1
     ind = frame([e.result for e in province["entries"]], "indicators", keys=True)
     assert set(INJECTIONS) <= set(ind["name"])
+
+
+# ---------------------------------------------------------------- roll-up rules, on plain results
+
+
+def result(path: str, budget: float, spent: float, score: float, grade: str, errors: int = 0):
+    from xlperf.check import CheckResult
+    from xlperf.findings import Finding
+    return CheckResult(path=path, form=SPEC.id, year=YEAR, funds={"budget": budget, "spent": spent,
+                                                                  "rate": spent / budget, "score": 10.0},
+                       total_score=score, grade=grade,
+                       findings=[Finding("score-range", "error", "得分超过分值", path)] * errors)
+
+
+def exp(i: int, region: str, name: str) -> Expected:
+    return Expected(i, f"U{i}", f"单位{i}", region, name, f"项目{i}", f"P{i}", "", "", None)
+
+
+def test_a_resubmission_replaces_the_earlier_return_and_only_the_latest_counts():
+    e = exp(1, "430527", "绥宁县")
+    entries = [Entry(result("v1.xlsx", 100, 50, 70, "较差", errors=1), e, "v1.xlsx", "2025-03-01T09:00:00"),
+               Entry(result("v2.xlsx", 100, 95, 95, "优秀"), e, "v2.xlsx", "2025-03-05T09:00:00")]
+    s = summarize(entries, [e], year=YEAR, form=SPEC.id, produced_from="test")
+    assert [(r["source"], r["status"], r["counted"]) for r in rows(s, "projects")] == [
+        ("v1.xlsx", "已被新版本替代", "否"), ("v2.xlsx", "合格", "是")]
+    assert s.counts["projects_returned"] == 1 and s.counts["superseded"] == 1
+    assert s.totals["spent"] == 95 and rows(s, "findings") == [] and rows(s, "missing") == []
+
+
+def test_units_of_a_city_itself_sit_in_its_own_row_so_counties_still_add_up():
+    roster = [exp(1, "430500", "邵阳市"), exp(2, "430527", "绥宁县"), exp(3, "430000", "湖南省")]
+    entries = [Entry(result(f"{i}.xlsx", 100 * i, 90 * i, 90, "良好"), roster[i - 1], f"{i}.xlsx") for i in (1, 2, 3)]
+    s = summarize(entries, roster, year=YEAR, form=SPEC.id, produced_from="test")
+    got = [(r["level"], r["code"], r["name"], r["budget"]) for r in rows(s, "regions")]
+    assert got == [("合计", "", "合计", 600), ("省", "430000", "湖南省", 600), ("市", "430500", "邵阳市", 300),
+                   ("县（区）", "430527", "绥宁县", 200), ("县（区）", "430500", "邵阳市本级", 100),
+                   ("市", "430000", "湖南省本级", 300)]
+
+
+def test_districts_of_a_municipality_roll_straight_up_to_it():
+    roster = [exp(1, "110105", "朝阳区"), exp(2, "500101", "万州区")]
+    entries = [Entry(result("1.xlsx", 10, 9, 90, "良好"), roster[0], "1.xlsx")]
+    s = summarize(entries, roster, year=YEAR, form=SPEC.id, produced_from="test")
+    got = [(r["level"], r["name"], r["expected"], r["returned"], r["_parent"]) for r in rows(s, "regions")]
+    assert got == [("合计", "合计", 2, 1, ""), ("省", "北京市", 1, 1, "total"), ("县（区）", "朝阳区", 1, 1, "110000"),
+                   ("省", "重庆市", 1, 0, "total"), ("县（区）", "万州区", 1, 0, "500000")]
+    assert [m["project"] for m in rows(s, "missing")] == ["项目2"]

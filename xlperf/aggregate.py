@@ -69,7 +69,7 @@ class Entry:
 class Column:
     key: str
     title: str
-    kind: str = "text"      # text | int | money | rate | score | share
+    kind: str = "text"      # text | int | money | rate | score | share | number (row's "_kind" decides)
     width: float | None = None
 
 
@@ -357,8 +357,8 @@ def _rate(spent: float, budget: float) -> float | None:
     return spent / budget if budget else None
 
 
-def _grade_order(form: str, results: Iterable[CheckResult]) -> tuple[str, list[str], list[str]]:
-    """(form id, grades best first, low grades) from the form definition, else from the returns."""
+def _grade_order(form: str, results: list[CheckResult]) -> tuple[str, str, list[str], list[str]]:
+    """(form id, form name, grades best first, low grades): from the form definition, else from the returns."""
     from .errors import XlperfError
     from .spec import load_form
     forms = Counter(r.form for r in results if r.form)
@@ -368,86 +368,133 @@ def _grade_order(form: str, results: Iterable[CheckResult]) -> tuple[str, list[s
             spec = load_form(form_id)
             names = [g.name for g in spec.grades]
             low = [n for n in names if "差" in n] or names[-1:]
-            return spec.name, names, low
+            return form_id, spec.name, names, low
         except XlperfError:
             pass
     seen = sorted({r.grade for r in results if r.grade})
-    return form_id, seen, [g for g in seen if "差" in g]
+    return form_id, form_id, seen, [g for g in seen if "差" in g]
+
+
+@dataclass
+class _Batch:
+    """The returns being summarized, sorted out once: which count, which roster row each answers."""
+
+    rets: list[_Ret]
+    expected: list[Expected]
+    names: dict[str, str]
+
+    def __post_init__(self) -> None:
+        self.current = [r for r in self.rets if r.current]
+        self.counted = [r for r in self.current if r.valid]
+        self.got = {_expected_key(r.exp): r for r in self.current if r.exp is not None}
+        self.has_roster = bool(self.expected)
+
+
+def _returns(entries: Iterable[Entry], names: dict[str, str]) -> list[_Ret]:
+    """Every entry with its region; of several returns for one roster row only the latest is current."""
+    rets: list[_Ret] = []
+    latest: dict[object, _Ret] = {}
+    for entry in entries:
+        exp, res = entry.expected, entry.result
+        region = regions.normalize_code(exp.region_code) if exp else infer_region(res)
+        unit_key = (exp.unit_code if exp and exp.unit_code else (res.identity or {}).get("unit_code") or res.unit
+                    or entry.source)
+        r = _Ret(entry, exp, region, _chain(region, names), str(unit_key), is_valid(res))
+        rets.append(r)
+        if exp is None:
+            continue
+        k = _expected_key(exp)
+        prev = latest.get(k)
+        if prev is None or (entry.received_at or "") >= (prev.entry.received_at or ""):
+            if prev is not None:
+                prev.current = False
+            latest[k] = r
+        else:
+            r.current = False
+    return rets
 
 
 def summarize(entries: Iterable[Entry], expected: list[Expected], *, year: int | None, form: str,
               produced_from: str, produced_at: str | None = None) -> Summary:
     """Aggregate checked returns against the roster (empty roster: just the returns)."""
     names = _region_names(expected)
-    rets: list[_Ret] = []
-    latest: dict[object, _Ret] = {}
-    for entry in entries:
-        exp = entry.expected
-        res = entry.result
-        region = regions.normalize_code(exp.region_code) if exp else infer_region(res)
-        ident = res.identity or {}
-        unit_key = (exp.unit_code if exp and exp.unit_code else ident.get("unit_code") or res.unit or entry.source)
-        r = _Ret(entry, exp, region, _chain(region, names), str(unit_key), is_valid(res))
-        rets.append(r)
-        if exp is not None:
-            k = _expected_key(exp)
-            prev = latest.get(k)
-            if prev is None or (entry.received_at or "") >= (prev.entry.received_at or ""):
-                if prev is not None:
-                    prev.current = False
-                latest[k] = r
-            else:
-                r.current = False
-    current = [r for r in rets if r.current]
-    counted = [r for r in current if r.valid]
-    results = [r.result for r in rets]
-    form_name, grades, low_grades = _grade_order(form, results)
+    b = _Batch(_returns(entries, names), list(expected), names)
+    results = [r.result for r in b.rets]
+    form_id, form_name, grades, low_grades = _grade_order(form, results)
     if year is None:
         years = Counter(r.year for r in results if r.year)
         year = years.most_common(1)[0][0] if years else None
+    top, region_rows = _region_table(b, grades)
+    project_rows = _project_rows(b)
+    indicator_rows, analysis_rows, top_rows = _indicator_tables(b, project_rows, form_id)
+    counts, totals = _counts(b, top), _totals(b, top)
+    tables = {
+        "overview": Table("overview", "总体情况", OVERVIEW_COLUMNS, _overview_rows(counts, totals)),
+        "grades": Table("grades", "等级分布", GRADE_COLUMNS, _grade_rows(b, grades)),
+        "score_buckets": Table("score_buckets", "总分分布", BUCKET_COLUMNS, _bucket_rows(b)),
+        "city_rates": Table("city_rates", "各市执行率", CITY_RATE_COLUMNS,
+                            [{"name": r["name"], "budget": r["budget"], "spent": r["spent"], "rate": r["rate"]}
+                             for r in region_rows if r["level"] == LEVEL_ZH[regions.CITY] and r["returned"]]),
+        "regions": Table("regions", "按地区汇总",
+                         REGION_COLUMNS_HEAD + tuple(Column(f"grade:{g}", g, "int") for g in grades), region_rows),
+        "projects": Table("projects", "项目明细", PROJECT_COLUMNS, project_rows),
+        "indicators": Table("indicators", "指标明细", INDICATOR_COLUMNS, indicator_rows),
+        "indicator_analysis": Table("indicator_analysis", "指标分析", ANALYSIS_COLUMNS, analysis_rows),
+        "top_not_met": Table("top_not_met", "未完全完成最多的指标", TOP_COLUMNS, top_rows),
+        "findings": Table("findings", "问题清单", FINDING_COLUMNS, _finding_rows(b, project_rows)),
+        "missing": Table("missing", "未提交", MISSING_COLUMNS, _missing_rows(b)),
+    }
+    return Summary(
+        year=year, form=form_id, form_name=form_name,
+        produced_at=produced_at or datetime.now(timezone.utc).astimezone().replace(microsecond=0).isoformat(),
+        produced_from=produced_from, grades=grades, low_grades=low_grades, counts=counts, totals=totals,
+        tables=tables, definitions=list(DEFINITIONS))
 
-    # ---- region tree, leaves first
+
+# ---- 按地区汇总: a tree filled at its leaves, summed upwards
+
+
+def _region_table(b: _Batch, grades: list[str]) -> tuple[_Node, list[dict]]:
     nodes: dict[str, _Node] = {}
     top = _Node(TOTAL, TOTAL, "", "合计", None)
 
     def leaf_for(chain) -> _Node:
-        parent = TOTAL
-        node = top
+        parent, node = top, top
         for key, level, code, name in chain:
             node = nodes.get(key)
             if node is None:
-                node = nodes[key] = _Node(key, level, code, name, parent)
-                (top if parent == TOTAL else nodes[parent]).children.append(key)
-            parent = key
+                node = nodes[key] = _Node(key, level, code, name, parent.key)
+                parent.children.append(key)
+            parent = node
         return node
 
-    roster_has = {_expected_key(e) for e in expected}
-    got = {_expected_key(r.exp): r for r in current if r.exp is not None}
-    for e in expected:
-        leaf = leaf_for(_chain(regions.normalize_code(e.region_code), names))
+    for e in b.expected:
+        leaf = leaf_for(_chain(regions.normalize_code(e.region_code), b.names))
         leaf.expected += 1
         leaf.units_expected.add(e.unit_code or e.unit_name)
-        r = got.get(_expected_key(e))
-        if r is None:
-            leaf.missing += 1
-    for r in current:
+        leaf.missing += _expected_key(e) not in b.got
+    for r in b.current:
         leaf = leaf_for(r.chain)
         leaf.returned += 1
         leaf.units_returned.add(r.unit_key)
-        if r.valid:
-            leaf.valid += 1
-            f = r.result.funds or {}
-            leaf.leaf_money.append((_num(f.get("initial_budget")), _num(f.get("budget")) or 0.0,
-                                    _num(f.get("spent")) or 0.0))
-            if r.result.total_score is not None:
-                leaf.score_sum += r.result.total_score
-                leaf.scored += 1
-            if r.result.grade:
-                leaf.grades[r.result.grade] += 1
-        else:
+        if not r.valid:
             leaf.with_errors += 1
+            continue
+        leaf.valid += 1
+        f = r.result.funds or {}
+        leaf.leaf_money.append((_num(f.get("initial_budget")), _num(f.get("budget")) or 0.0, _num(f.get("spent")) or 0.0))
+        if r.result.total_score is not None:
+            leaf.score_sum += r.result.total_score
+            leaf.scored += 1
+        if r.result.grade:
+            leaf.grades[r.result.grade] += 1
+
+    def order(key: str) -> tuple:
+        n = nodes[key]
+        return (n.code == "", "本级" in n.key, n.code)     # real codes first, 本级 after its siblings
 
     def roll(node: _Node) -> None:
+        node.children.sort(key=order)
         if not node.children:
             initial = [m[0] for m in node.leaf_money if m[0] is not None]
             node.initial_budget = _fsum(initial) if initial else None   # forms without 年初预算数 leave it empty
@@ -459,9 +506,9 @@ def summarize(entries: Iterable[Entry], expected: list[Expected], *, year: int |
         for k in kids:
             roll(k)
         for attr in ("expected", "returned", "valid", "with_errors", "missing", "scored"):
-            setattr(node, attr, node.__dict__[attr] + sum(getattr(k, attr) for k in kids))
-        for attr in ("budget", "spent"):
-            setattr(node, attr, _fsum(getattr(k, attr) for k in kids))
+            setattr(node, attr, getattr(node, attr) + sum(getattr(k, attr) for k in kids))
+        node.budget = _fsum(k.budget for k in kids)
+        node.spent = _fsum(k.spent for k in kids)
         initial = [k.initial_budget for k in kids if k.initial_budget is not None]
         node.initial_budget = _fsum(initial) if initial else None
         node.score_sum = _fsum(k.score_sum for k in kids)
@@ -470,254 +517,238 @@ def summarize(entries: Iterable[Entry], expected: list[Expected], *, year: int |
             node.units_returned |= k.units_returned
             node.grades.update(k.grades)
 
-    sort_key = lambda n: (n.code == "", "本级" in n.key, n.code)  # noqa: E731 — real codes first, 本级 last
-    top.children.sort(key=lambda k: sort_key(nodes[k]))
-    for n in nodes.values():
-        n.children.sort(key=lambda k: sort_key(nodes[k]))
     roll(top)
+    roster = b.has_roster
 
-    has_roster = bool(expected)
-    region_columns = REGION_COLUMNS_HEAD + tuple(Column(f"grade:{g}", g, "int") for g in grades)
-
-    def region_row(n: _Node) -> dict:
-        row = {"level": LEVEL_ZH[n.level], "code": n.code, "parent": "" if n.parent in (None, TOTAL) else nodes[n.parent].code,
-               "name": n.name, "expected": n.expected if has_roster else None, "returned": n.returned,
-               "valid": n.valid, "with_errors": n.with_errors, "missing": n.missing if has_roster else None,
-               "units_expected": len(n.units_expected) if has_roster else None, "units_returned": len(n.units_returned),
+    def row(n: _Node) -> dict:
+        out = {"level": LEVEL_ZH[n.level], "code": n.code,
+               "parent": nodes[n.parent].code if n.parent in nodes else "", "name": n.name,
+               "expected": n.expected if roster else None, "returned": n.returned, "valid": n.valid,
+               "with_errors": n.with_errors, "missing": n.missing if roster else None,
+               "units_expected": len(n.units_expected) if roster else None, "units_returned": len(n.units_returned),
                "initial_budget": n.initial_budget, "budget": n.budget, "spent": n.spent,
                "rate": _rate(n.spent, n.budget), "scored": n.scored,
-               "mean_score": round(n.score_sum / n.scored, 6) if n.scored else None}
-        for g in grades:
-            row[f"grade:{g}"] = n.grades.get(g, 0)
-        return row
-
-    region_rows = [region_row(top)]
-
-    def walk(key: str) -> None:
-        n = nodes[key]
-        region_rows.append(region_row(n))
-        for k in n.children:
-            walk(k)
-
-    for k in top.children:
-        walk(k)
-    # parent key → row "parent" holds the parent's *code*; add the key-based link for exact checks
-    key_of_row = [TOTAL]
-
-    def collect_keys(key: str) -> None:
-        key_of_row.append(key)
-        for k in nodes[key].children:
-            collect_keys(k)
-
-    for k in top.children:
-        collect_keys(k)
-    for row, key in zip(region_rows, key_of_row):
-        row["_key"] = key
-        row["_parent"] = "" if key == TOTAL else (nodes[key].parent or "")
-
-    # ---- 项目明细
-    def place(r: _Ret) -> dict[str, str]:
-        out = {"province": "", "city": "", "county": ""}
-        for key, level, code, name in r.chain:
-            out[{regions.PROVINCE: "province", regions.CITY: "city", regions.COUNTY: "county"}[level]] = name
+               "mean_score": round(n.score_sum / n.scored, 6) if n.scored else None,
+               "_key": n.key, "_parent": n.parent or ""}     # tree links, not shown: 本级 rows share a code
+        out.update({f"grade:{g}": n.grades.get(g, 0) for g in grades})
         return out
 
-    project_rows: list[dict] = []
-    for i, r in enumerate(rets, 1):
+    rows: list[dict] = []
+
+    def walk(n: _Node) -> None:
+        rows.append(row(n))
+        for k in n.children:
+            walk(nodes[k])
+
+    walk(top)
+    return top, rows
+
+
+# ---- 项目明细, 指标明细, 指标分析, 问题清单, 未提交
+
+
+def _place(chain: list[tuple[str, str, str, str]]) -> dict[str, str]:
+    out = {"province": "", "city": "", "county": ""}
+    field_of = {regions.PROVINCE: "province", regions.CITY: "city", regions.COUNTY: "county"}
+    for _key, level, _code, name in chain:
+        out[field_of[level]] = name
+    return out
+
+
+def _project_rows(b: _Batch) -> list[dict]:
+    rows = []
+    for i, r in enumerate(b.rets, 1):
         res, exp = r.result, r.exp
         f = res.funds or {}
-        status = _status(r)
-        project_rows.append({
-            "no": i, **place(r), "region_code": r.region,
+        rows.append({
+            "no": i, **_place(r.chain), "region_code": r.region,
             "unit_code": (exp.unit_code if exp else (res.identity or {}).get("unit_code", "")) or "",
             "unit": (exp.unit_name if exp else "") or res.unit,
             "project": (exp.project_name if exp else "") or res.project,
             "project_code": (exp.project_code if exp else "") or res.header.get("project_code", ""),
             "initial_budget": _num(f.get("initial_budget")), "budget": _num(f.get("budget")),
             "spent": _num(f.get("spent")), "rate": _num(f.get("rate")), "funds_score": _num(f.get("score")),
-            "total_score": res.total_score, "grade": res.grade or "", "status": status,
+            "total_score": res.total_score, "grade": res.grade or "", "status": _status(r),
             "counted": "是" if (r.current and r.valid) else "否", "errors": res.errors, "warnings": res.warnings,
             "in_roster": "是" if exp is not None else "否", "received_at": r.entry.received_at,
             "source": r.entry.source or res.path,
         })
+    return rows
 
-    # ---- 指标明细 and 指标分析
-    indicator_rows: list[dict] = []
+
+def _indicator_tables(b: _Batch, project_rows: list[dict], form_id: str) -> tuple[list[dict], list[dict], list[dict]]:
+    """指标明细 (every indicator) and, from counted returns only, 指标分析 and the most often not fully met."""
+    rows: list[dict] = []
     by_l1: dict[str, Counter] = defaultdict(Counter)
     by_l2: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    overall_ind: Counter = Counter()
+    overall: Counter = Counter()
     by_name: dict[str, dict] = {}
-    for r, prow in zip(rets, project_rows):
-        is_counted = prow["counted"] == "是"
+    for r, prow in zip(b.rets, project_rows):
         for ind in r.result.indicators:
-            indicator_rows.append({
+            rows.append({
                 "county": prow["county"], "unit": prow["unit"], "project": prow["project"],
                 "level1": ind.level1, "level2": ind.level2, "name": ind.name, "target": ind.target or "",
                 "actual": ind.actual or "", "weight": ind.weight, "score": ind.score,
                 "suggested_score": ind.suggested_score, "status": STATUS_ZH.get(ind.status, ""), "cell": ind.cell,
                 "counted": prow["counted"], "source": prow["source"]})
-            if not is_counted or not (ind.name or "").strip():
+            if prow["counted"] != "是" or not (ind.name or "").strip():
                 continue
             st = ind.status if ind.status in ("met", "partly", "not_met") else "unknown"
-            for c in (by_l1[ind.level1], by_l2[(ind.level1, ind.level2)], overall_ind):
+            for c in (by_l1[ind.level1], by_l2[(ind.level1, ind.level2)], overall):
                 c[st] += 1
                 c["count"] += 1
-            key = indicator_key(ind.name)
-            slot = by_name.setdefault(key, {"count": 0, "partly": 0, "not_met": 0, "units": set(), "bad_units": set(),
-                                            "level1": Counter(), "level2": Counter()})
+            slot = by_name.setdefault(indicator_key(ind.name), {"count": 0, "partly": 0, "not_met": 0,
+                                                                "bad_units": set(), "level1": Counter(),
+                                                                "level2": Counter()})
             slot["count"] += 1
-            slot["units"].add(r.unit_key)
             slot["level1"][ind.level1] += 1
             slot["level2"][ind.level2] += 1
             if st in ("partly", "not_met"):
                 slot[st] += 1
                 slot["bad_units"].add(r.unit_key)
 
-    def analysis_row(level: str, l1: str, l2: str, c: Counter) -> dict:
+    def share_row(level: str, l1: str, l2: str, c: Counter) -> dict:
         n = c["count"]
         return {"level": level, "level1": l1, "level2": l2, "count": n, "met": c["met"], "partly": c["partly"],
                 "not_met": c["not_met"], "unknown": c["unknown"],
                 "met_share": c["met"] / n if n else None, "partly_share": c["partly"] / n if n else None,
                 "not_met_share": c["not_met"] / n if n else None}
 
-    analysis_rows = [analysis_row("合计", "", "", overall_ind)]
-    for l1 in sorted(by_l1, key=_level_sort(by_l1, form)):
-        analysis_rows.append(analysis_row("一级", l1, "", by_l1[l1]))
-        for (a, l2) in [k for k in by_l2 if k[0] == l1]:
-            analysis_rows.append(analysis_row("二级", l1, l2, by_l2[(a, l2)]))
-    ranked = sorted(((k, v) for k, v in by_name.items() if v["partly"] + v["not_met"]),
-                    key=lambda kv: (-(kv[1]["partly"] + kv[1]["not_met"]), -len(kv[1]["bad_units"]), kv[0]))
-    top_rows = [{"rank": i, "name": k, "count": v["count"], "not_fully_met": v["partly"] + v["not_met"],
-                 "partly": v["partly"], "not_met": v["not_met"],
-                 "share": (v["partly"] + v["not_met"]) / v["count"], "units": len(v["bad_units"]),
-                 "level1": v["level1"].most_common(1)[0][0], "level2": v["level2"].most_common(1)[0][0]}
-                for i, (k, v) in enumerate(ranked[:TOP_NOT_MET], 1)]
+    analysis = [share_row("合计", "", "", overall)]
+    for l1 in sorted(by_l1, key=_level_sort(form_id)):
+        analysis.append(share_row("一级", l1, "", by_l1[l1]))
+        analysis.extend(share_row("二级", l1, l2, c) for (a, l2), c in by_l2.items() if a == l1)
+    bad = sorted(((k, v) for k, v in by_name.items() if v["partly"] + v["not_met"]),
+                 key=lambda kv: (-(kv[1]["partly"] + kv[1]["not_met"]), -len(kv[1]["bad_units"]), kv[0]))
+    top = [{"rank": i, "name": k, "count": v["count"], "not_fully_met": v["partly"] + v["not_met"],
+            "partly": v["partly"], "not_met": v["not_met"], "share": (v["partly"] + v["not_met"]) / v["count"],
+            "units": len(v["bad_units"]), "level1": v["level1"].most_common(1)[0][0],
+            "level2": v["level2"].most_common(1)[0][0]}
+           for i, (k, v) in enumerate(bad[:TOP_NOT_MET], 1)]
+    return rows, analysis, top
 
-    # ---- 问题清单
-    finding_rows: list[dict] = []
-    for r, prow in zip(rets, project_rows):
-        if not r.current:
-            continue
-        for fd in r.result.findings:
-            finding_rows.append({"county": prow["county"], "unit": prow["unit"], "project": prow["project"],
-                                 "file": prow["source"], "sheet": fd.sheet, "cell": fd.cell, "code": fd.code,
-                                 "severity": SEVERITY_ZH.get(fd.severity, fd.severity), "message": fd.message})
 
-    # ---- 未提交
-    missing_rows: list[dict] = []
-    for e in sorted(expected, key=lambda e: (regions.normalize_code(e.region_code), e.unit_code, e.project_code)):
-        r = got.get(_expected_key(e))
+def _finding_rows(b: _Batch, project_rows: list[dict]) -> list[dict]:
+    """Problems of current returns (a superseded version's problems are no longer anyone's to fix)."""
+    return [{"county": prow["county"], "unit": prow["unit"], "project": prow["project"], "file": prow["source"],
+             "sheet": fd.sheet, "cell": fd.cell, "code": fd.code,
+             "severity": SEVERITY_ZH.get(fd.severity, fd.severity), "message": fd.message}
+            for r, prow in zip(b.rets, project_rows) if r.current for fd in r.result.findings]
+
+
+def _missing_rows(b: _Batch) -> list[dict]:
+    rows = []
+    for e in sorted(b.expected, key=lambda e: (regions.normalize_code(e.region_code), e.unit_code, e.project_code)):
+        r = b.got.get(_expected_key(e))
         if r is not None and r.valid:
             continue
-        chain = _chain(regions.normalize_code(e.region_code), names)
-        where = {"province": "", "city": "", "county": ""}
-        for key, level, code, name in chain:
-            where[{regions.PROVINCE: "province", regions.CITY: "city", regions.COUNTY: "county"}[level]] = name
-        missing_rows.append({**where, "region_code": regions.normalize_code(e.region_code), "unit_code": e.unit_code,
-                             "unit": e.unit_name, "project": e.project_name, "project_code": e.project_code,
-                             "budget": e.budget, "contact": e.contact, "email": e.email,
-                             "reason": "未提交" if r is None else "有错误", "errors": 0 if r is None else r.result.errors,
-                             "source": "" if r is None else (r.entry.source or r.result.path)})
+        code = regions.normalize_code(e.region_code)
+        rows.append({**_place(_chain(code, b.names)), "region_code": code, "unit_code": e.unit_code,
+                     "unit": e.unit_name, "project": e.project_name, "project_code": e.project_code,
+                     "budget": e.budget, "contact": e.contact, "email": e.email,
+                     "reason": "未提交" if r is None else "有错误", "errors": 0 if r is None else r.result.errors,
+                     "source": "" if r is None else (r.entry.source or r.result.path)})
+    return rows
 
-    # ---- 总体情况
-    scores = [r.result.total_score for r in counted if r.result.total_score is not None]
-    budget_total, spent_total = top.budget, top.spent
-    units_expected = {e.unit_code or e.unit_name for e in expected}
-    units_returned = {r.unit_key for r in current}
-    if has_roster:
-        need: dict[str, list] = defaultdict(list)
-        for e in expected:
-            rr = got.get(_expected_key(e))
-            need[e.unit_code or e.unit_name].append(rr is not None and rr.valid)
-        units_valid = sum(1 for oks in need.values() if all(oks))
+
+# ---- 总体情况
+
+
+def _counts(b: _Batch, top: _Node) -> dict[str, int | None]:
+    roster = b.has_roster
+    ok_by_unit: dict[str, list[bool]] = defaultdict(list)
+    if roster:
+        for e in b.expected:
+            r = b.got.get(_expected_key(e))
+            ok_by_unit[e.unit_code or e.unit_name].append(r is not None and r.valid)
     else:
-        per_unit: dict[str, list[bool]] = defaultdict(list)
-        for r in current:
-            per_unit[r.unit_key].append(r.valid)
-        units_valid = sum(1 for oks in per_unit.values() if all(oks))
-    counts = {
-        "files": len(rets), "superseded": len(rets) - len(current),
-        "units_expected": len(units_expected) if has_roster else None, "units_returned": len(units_returned),
-        "units_valid": units_valid,
-        "projects_expected": len(roster_has) if has_roster else None, "projects_returned": len(current),
-        "projects_valid": len(counted), "projects_with_errors": len(current) - len(counted),
-        "projects_missing": top.missing if has_roster else None,
-        "unmatched": sum(1 for r in current if r.exp is None) if has_roster else None,
-        "low_rate": sum(1 for r in counted if (_num((r.result.funds or {}).get("rate")) is not None
-                                               and _num(r.result.funds.get("rate")) < LOW_RATE)),
-        "findings_error": sum(1 for r in current for f in r.result.findings if f.severity == ERROR),
-        "findings_warning": sum(1 for r in current for f in r.result.findings if f.severity == WARNING),
-        "findings_info": sum(1 for r in current for f in r.result.findings if f.severity == INFO),
+        for r in b.current:
+            ok_by_unit[r.unit_key].append(r.valid)
+    severities = Counter(f.severity for r in b.current for f in r.result.findings)
+    rates = [_num((r.result.funds or {}).get("rate")) for r in b.counted]
+    return {
+        "files": len(b.rets), "superseded": len(b.rets) - len(b.current),
+        "units_expected": len({e.unit_code or e.unit_name for e in b.expected}) if roster else None,
+        "units_returned": len({r.unit_key for r in b.current}),
+        "units_valid": sum(1 for oks in ok_by_unit.values() if all(oks)),
+        "projects_expected": len({_expected_key(e) for e in b.expected}) if roster else None,
+        "projects_returned": len(b.current), "projects_valid": len(b.counted),
+        "projects_with_errors": len(b.current) - len(b.counted),
+        "projects_missing": top.missing if roster else None,
+        "unmatched": sum(1 for r in b.current if r.exp is None) if roster else None,
+        "low_rate": sum(1 for x in rates if x is not None and x < LOW_RATE),
+        "findings_error": severities[ERROR], "findings_warning": severities[WARNING], "findings_info": severities[INFO],
     }
-    totals = {"initial_budget": top.initial_budget, "budget": budget_total, "spent": spent_total,
-              "rate": _rate(spent_total, budget_total),
-              "mean_score": statistics.fmean(scores) if scores else None,
-              "median_score": statistics.median(scores) if scores else None,
-              "min_score": min(scores) if scores else None, "max_score": max(scores) if scores else None}
-    overview_rows = [
-        {"item": "应报单位数", "value": counts["units_expected"], "unit": "个"},
-        {"item": "已报单位数", "value": counts["units_returned"], "unit": "个"},
-        {"item": "全部合格单位数", "value": counts["units_valid"], "unit": "个"},
-        {"item": "应报项目数", "value": counts["projects_expected"], "unit": "个"},
-        {"item": "已报项目数", "value": counts["projects_returned"], "unit": "个"},
-        {"item": "合格项目数（计入汇总）", "value": counts["projects_valid"], "unit": "个"},
-        {"item": "有错误或无法识别的项目数", "value": counts["projects_with_errors"], "unit": "个"},
-        {"item": "未提交项目数", "value": counts["projects_missing"], "unit": "个"},
-        {"item": "未匹配名单的回传数", "value": counts["unmatched"], "unit": "个"},
-        {"item": "收到文件总数（含被替代的旧版本）", "value": counts["files"], "unit": "个"},
-        {"item": "Σ年初预算数", "value": totals["initial_budget"], "unit": "万元"},
-        {"item": "Σ全年预算数", "value": budget_total, "unit": "万元"},
-        {"item": "Σ全年执行数", "value": spent_total, "unit": "万元"},
-        {"item": "执行率（Σ执行 ÷ Σ预算）", "value": totals["rate"], "unit": "%"},
-        {"item": f"执行率低于{LOW_RATE:.0%}的项目数", "value": counts["low_rate"], "unit": "个"},
-        {"item": "平均总分", "value": totals["mean_score"], "unit": "分"},
-        {"item": "总分中位数", "value": totals["median_score"], "unit": "分"},
-        {"item": "最低总分", "value": totals["min_score"], "unit": "分"},
-        {"item": "最高总分", "value": totals["max_score"], "unit": "分"},
-        {"item": "问题数：错误", "value": counts["findings_error"], "unit": "条"},
-        {"item": "问题数：警告", "value": counts["findings_warning"], "unit": "条"},
-        {"item": "问题数：提示", "value": counts["findings_info"], "unit": "条"},
+
+
+def _scores(b: _Batch) -> list[float]:
+    return [r.result.total_score for r in b.counted if r.result.total_score is not None]
+
+
+def _totals(b: _Batch, top: _Node) -> dict[str, float | None]:
+    scores = _scores(b)
+    return {"initial_budget": top.initial_budget, "budget": top.budget, "spent": top.spent,
+            "rate": _rate(top.spent, top.budget),
+            "mean_score": statistics.fmean(scores) if scores else None,
+            "median_score": statistics.median(scores) if scores else None,
+            "min_score": min(scores) if scores else None, "max_score": max(scores) if scores else None}
+
+
+def _overview_rows(c: dict, t: dict) -> list[dict]:
+    def row(item: str, value: object, unit: str, kind: str) -> dict:
+        return {"item": item, "value": value, "unit": unit, "_kind": kind}   # _kind: number format in the workbook
+
+    return [
+        row("应报单位数", c["units_expected"], "个", "int"),
+        row("已报单位数", c["units_returned"], "个", "int"),
+        row("全部合格单位数", c["units_valid"], "个", "int"),
+        row("应报项目数", c["projects_expected"], "个", "int"),
+        row("已报项目数", c["projects_returned"], "个", "int"),
+        row("合格项目数（计入汇总）", c["projects_valid"], "个", "int"),
+        row("有错误或无法识别的项目数", c["projects_with_errors"], "个", "int"),
+        row("未提交项目数", c["projects_missing"], "个", "int"),
+        row("未匹配名单的回传数", c["unmatched"], "个", "int"),
+        row("收到文件总数（含被替代的旧版本）", c["files"], "个", "int"),
+        row("Σ年初预算数", t["initial_budget"], "万元", "money"),
+        row("Σ全年预算数", t["budget"], "万元", "money"),
+        row("Σ全年执行数", t["spent"], "万元", "money"),
+        row("执行率（Σ执行 ÷ Σ预算）", t["rate"], "", "rate"),
+        row(f"执行率低于{LOW_RATE:.0%}的项目数", c["low_rate"], "个", "int"),
+        row("平均总分", t["mean_score"], "分", "score"),
+        row("总分中位数", t["median_score"], "分", "score"),
+        row("最低总分", t["min_score"], "分", "score"),
+        row("最高总分", t["max_score"], "分", "score"),
+        row("问题数：错误", c["findings_error"], "条", "int"),
+        row("问题数：警告", c["findings_warning"], "条", "int"),
+        row("问题数：提示", c["findings_info"], "条", "int"),
     ]
 
-    graded = [r for r in counted if r.result.grade]
-    graded_budget = _fsum(_num(r.result.funds.get("budget")) or 0.0 for r in graded)
-    grade_rows = []
+
+def _grade_rows(b: _Batch, grades: list[str]) -> list[dict]:
+    """Projects and money per grade, with shares (the 广西 disclosure style, domain §10)."""
+    graded = [r for r in b.counted if r.result.grade]
+    money = lambda rs, k: _fsum(_num(r.result.funds.get(k)) or 0.0 for r in rs)  # noqa: E731
+    all_budget = money(graded, "budget")
+    rows = []
     for g in grades + sorted({r.result.grade for r in graded} - set(grades)):
         mine = [r for r in graded if r.result.grade == g]
-        b = _fsum(_num(r.result.funds.get("budget")) or 0.0 for r in mine)
-        grade_rows.append({"grade": g, "projects": len(mine), "share": len(mine) / len(graded) if graded else None,
-                           "budget": b, "budget_share": b / graded_budget if graded_budget else None,
-                           "spent": _fsum(_num(r.result.funds.get("spent")) or 0.0 for r in mine)})
-    bucket_rows = []
+        budget = money(mine, "budget")
+        rows.append({"grade": g, "projects": len(mine), "share": len(mine) / len(graded) if graded else None,
+                     "budget": budget, "budget_share": budget / all_budget if all_budget else None,
+                     "spent": money(mine, "spent")})
+    return rows
+
+
+def _bucket_rows(b: _Batch) -> list[dict]:
+    scores = _scores(b)
+    rows = []
     for label, lo, hi in SCORE_BUCKETS:
         n = sum(1 for s in scores if lo <= s < hi)
-        bucket_rows.append({"bucket": label, "projects": n, "share": n / len(scores) if scores else None})
-    city_rows = [{"name": r["name"], "budget": r["budget"], "spent": r["spent"], "rate": r["rate"]}
-                 for r in region_rows if r["level"] == LEVEL_ZH[regions.CITY] and r["returned"]]
-
-    tables = {
-        "overview": Table("overview", "总体情况", OVERVIEW_COLUMNS, overview_rows),
-        "grades": Table("grades", "等级分布", GRADE_COLUMNS, grade_rows),
-        "score_buckets": Table("score_buckets", "总分分布", BUCKET_COLUMNS, bucket_rows),
-        "city_rates": Table("city_rates", "各市执行率", CITY_RATE_COLUMNS, city_rows),
-        "regions": Table("regions", "按地区汇总", region_columns, region_rows),
-        "projects": Table("projects", "项目明细", PROJECT_COLUMNS, project_rows),
-        "indicators": Table("indicators", "指标明细", INDICATOR_COLUMNS, indicator_rows),
-        "indicator_analysis": Table("indicator_analysis", "指标分析", ANALYSIS_COLUMNS, analysis_rows),
-        "top_not_met": Table("top_not_met", "未完全完成最多的指标", TOP_COLUMNS, top_rows),
-        "findings": Table("findings", "问题清单", FINDING_COLUMNS, finding_rows),
-        "missing": Table("missing", "未提交", MISSING_COLUMNS, missing_rows),
-    }
-    return Summary(
-        year=year, form=form or (Counter(r.form for r in results if r.form).most_common(1)[0][0]
-                                 if any(r.form for r in results) else ""),
-        form_name=form_name,
-        produced_at=produced_at or datetime.now(timezone.utc).astimezone().replace(microsecond=0).isoformat(),
-        produced_from=produced_from, grades=grades, low_grades=low_grades, counts=counts, totals=totals,
-        tables=tables, definitions=list(DEFINITIONS))
+        rows.append({"bucket": label, "projects": n, "share": n / len(scores) if scores else None})
+    return rows
 
 
-def _level_sort(by_l1: dict, form: str):
+def _level_sort(form: str):
     """一级 in the form's order when known, else alphabetical."""
     order: dict[str, int] = {}
     try:
@@ -824,7 +855,8 @@ def aggregate_paths(paths: Iterable[Path | str], *, out: Path, jobs: int | None 
     out = Path(out)
     paths = list(paths)
     files = spreadsheet_files(paths, exclude=[out])
-    entries = (Entry(res, None, str(p)) for p, res in zip(files, check_files(files, jobs=jobs, progress=progress)))
+    # results first in zip(): its end, not the list's, stops the loop, so the pool shuts down at once
+    entries = (Entry(res, None, str(p)) for res, p in zip(check_files(files, jobs=jobs, progress=progress), files))
     produced_from = f"{len(files)} 个文件：" + "、".join(str(p) for p in paths[:5]) + ("……" if len(paths) > 5 else "")
     summary = summarize(entries, [], year=year, form=form, produced_from=produced_from)
     write_summary(summary, out)

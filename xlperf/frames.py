@@ -55,7 +55,7 @@ def frame(paths_or_results: Iterable[str | os.PathLike | CheckResult], table: st
     """
     items = list(paths_or_results)
     paths = [p for p in items if not isinstance(p, CheckResult)]
-    checked = iter(check_files(paths, jobs=jobs, progress=False)) if paths else iter(())
+    checked = iter(list(check_files(paths, jobs=jobs, progress=False)))
 
     def entries():
         for item in items:

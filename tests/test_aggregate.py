@@ -337,3 +337,33 @@ def test_districts_of_a_municipality_roll_straight_up_to_it():
     assert got == [("合计", "合计", 2, 1, ""), ("省", "北京市", 1, 1, "total"), ("县（区）", "朝阳区", 1, 1, "110000"),
                    ("省", "重庆市", 1, 0, "total"), ("县（区）", "万州区", 1, 0, "500000")]
     assert [m["project"] for m in rows(s, "missing")] == ["项目2"]
+
+
+def test_a_file_that_kills_its_reader_process_does_not_stop_the_run(tmp_path, monkeypatch):
+    """A reader that aborts (as a native library can on a damaged file) takes down one worker, not the province."""
+    import os
+
+    from xlperf import aggregate
+    from xlperf.check import check as real_check
+    from xlperf.spec import load_form
+    from xlperf.write.template import write_template
+
+    spec = load_form("project-county")
+    files = []
+    for i in range(40):
+        p = tmp_path / f"{i:02d}.xlsx"
+        write_template(spec, 2024, p)
+        files.append(p)
+    crash = files[17]
+
+    def check_or_die(path, *a, **kw):      # workers are forked, so they inherit this patch
+        if str(path) == str(crash):
+            os._exit(134)
+        return real_check(path, *a, **kw)
+
+    monkeypatch.setattr(aggregate, "check", check_or_die)
+    results = list(aggregate.check_files(files, jobs=2, progress=False, chunk=4))
+    assert [r.path for r in results] == [str(p) for p in files]          # all of them, in order
+    crashed = [r for r in results if r.findings and r.findings[0].code == "reader-crashed"]
+    assert [r.path for r in crashed] == [str(crash)]
+    assert all(r.form == "project-county" for r in results if r is not crashed[0])

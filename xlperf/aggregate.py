@@ -23,6 +23,7 @@ import os
 import statistics
 from collections import Counter, defaultdict, deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Iterable, Iterator, Sequence
 
 from . import regions
 from .check import CheckResult, check
-from .findings import ERROR, INFO, SEVERITY_ZH, WARNING
+from .findings import ERROR, INFO, SEVERITY_ZH, WARNING, Finding
 from .labels import indicator_key
 
 # ------------------------------------------------------------------ inputs
@@ -792,25 +793,51 @@ def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progres
                     bar.advance(1)
                 yield res
             return
-        chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            pending: deque[Future] = deque()
-            it = iter(chunks)
-            for c in it:
-                pending.append(pool.submit(_check_chunk, c))
-                if len(pending) >= 2 * jobs:
-                    break
-            while pending:
-                done = pending.popleft().result()
-                nxt = next(it, None)
-                if nxt is not None:
-                    pending.append(pool.submit(_check_chunk, nxt))
-                if bar:
-                    bar.advance(len(done))
-                yield from done
+        remaining: deque[list[str]] = deque(items[i:i + chunk] for i in range(0, len(items), chunk))
+        while remaining:
+            try:
+                for done in _pooled(remaining, jobs):
+                    if bar:
+                        bar.advance(len(done))
+                    yield from done
+            except BrokenProcessPool:
+                # A worker died (a reader aborted, or memory ran out). Re-run the head chunk one file
+                # per process so the culprit is reported as its own finding, then go on with a new pool.
+                for p in remaining.popleft():
+                    if bar:
+                        bar.advance(1)
+                    yield _isolated(p)
     finally:
         if bar:
             bar.close()
+
+
+def _pooled(remaining: deque, jobs: int) -> Iterator[list[CheckResult]]:
+    """Results of `remaining` chunks in order, popping each chunk only once it is done."""
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        pending: deque[Future] = deque()
+        queued = iter(list(remaining))
+        for c in queued:
+            pending.append(pool.submit(_check_chunk, c))
+            if len(pending) >= 2 * jobs:
+                break
+        while pending:
+            done = pending[0].result()      # raises BrokenProcessPool if any worker died
+            pending.popleft()
+            remaining.popleft()
+            nxt = next(queued, None)
+            if nxt is not None:
+                pending.append(pool.submit(_check_chunk, nxt))
+            yield done
+
+
+def _isolated(path: str) -> CheckResult:
+    with ProcessPoolExecutor(max_workers=1) as one:
+        try:
+            return one.submit(_check_chunk, [path]).result()[0]
+        except BrokenProcessPool:
+            return CheckResult(path=path, readable=False, findings=[Finding(
+                "reader-crashed", ERROR, "读取此文件时读取程序异常退出（文件可能已损坏），请让单位用 Excel 或 WPS 重新保存后再提交", path)])
 
 
 class _Progress:

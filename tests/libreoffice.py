@@ -131,3 +131,17 @@ print(state)
 def insert_rows(src: Path, dst: Path, row0: int, count: int = 1) -> str:
     """Insert rows before 0-based `row0` of the first sheet in LibreOffice, as a user would."""
     return run_uno_script(_INSERT_ROWS, str(Path(src).resolve()), str(Path(dst).resolve()), str(row0), str(count)).strip()
+
+
+_DELETE_ROWS = r'''
+src, dst, row, count = args[0], args[1], int(args[2]), int(args[3])
+doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(src), "_blank", 0, (pv("Hidden", True),))
+doc.Sheets.getByIndex(0).Rows.removeByIndex(row, count)
+doc.storeToURL(uno.systemPathToFileUrl(dst), (pv("FilterName", "Calc MS Excel 2007 XML"),))
+doc.close(True)
+'''
+
+
+def delete_rows(src: Path, dst: Path, row0: int, count: int = 1) -> None:
+    """Delete rows starting at 0-based `row0` of the first sheet in LibreOffice."""
+    run_uno_script(_DELETE_ROWS, str(Path(src).resolve()), str(Path(dst).resolve()), str(row0), str(count))

@@ -191,3 +191,23 @@ def test_a_workbook_without_the_form_and_an_empty_one_say_so(tmp_path):
     openpyxl.Workbook().save(empty)
     assert [f.code for f in check(other).findings] == ["not-a-form"]
     assert [f.code for f in check(empty).findings] == ["workbook-empty"]
+
+
+@pytest.mark.libreoffice
+def test_a_template_whose_unused_rows_were_deleted_still_reads_right(tmp_path, libreoffice):
+    """The 说明 allows deleting unused 二级 rows; the defined names shrink with them."""
+    from libreoffice import delete_rows
+    blank = tmp_path / "blank.xlsx"
+    lay = write_template(SPEC, 2024, blank, options=TemplateOptions(password="pw"))
+    eco = next(g2 for g1 in lay.groups for g2 in g1.children if g2.name == "经济效益指标")
+    trimmed = tmp_path / "trimmed.xlsx"
+    delete_rows(blank, trimmed, eco.first)                    # 经济效益指标 is not used by this project
+    rest = [r for i, r in enumerate(CLEAN) if i != 4]
+    path = fill(trimmed, tmp_path / "filled.xlsx", header={"project_name": "项目", "unit": "单位"},
+                funds={("current", "budget"): 320, ("current", "spent"): 300},
+                rows=[dict(zip(KEYS, r)) if r else None for r in rest])
+    result = check(convert(path, "xlsx", tmp_path / "lo"))
+    assert [i.name for i in result.indicators] == [r[0] for r in rest if r]
+    assert "经济效益指标" not in {i.level2 for i in result.indicators}
+    assert not [f for f in result.findings if f.severity == "error"]
+    assert result.total_score == pytest.approx(9.38 + 87.75)

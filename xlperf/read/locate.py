@@ -147,6 +147,9 @@ def _indicator_lines(view: _View, vocab: Vocabulary, cols: dict[str, int], first
         t2 = view.text(r, cols["level2"]) if "level2" in cols else ""
         if t2:
             l2 = norm_label(t2)
+            owner = vocab.level1_of_level2.get(l2)
+            if not t1 and owner and owner != l1:
+                l1 = owner   # the 一级 label was lost (its first row deleted): the 二级 says where we are
         vals = {k: view.value(r, c) for k, c in cols.items() if k not in ("level1", "level2")}
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in vals.values()):
             continue

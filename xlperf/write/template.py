@@ -85,11 +85,11 @@ class _Formats:
         self.note = wb.add_format({"font_name": "仿宋", "font_size": 10, "text_wrap": True, "valign": "top"})
 
     def get(self, *, kind: str = "label", locked: bool = True, num: str | None = None, align: str = "center",
-            bold: bool = False) -> object:
-        key = (kind, locked, num, align, bold)
+            bold: bool = False, shade: bool = True) -> object:
+        key = (kind, locked, num, align, bold, shade)
         if key not in self._cache:
             props = dict(self.base, align=align, locked=locked, bold=bold)
-            if not locked:
+            if not locked and shade:
                 props["bg_color"] = INPUT_FILL
             elif kind == "computed":
                 props["bg_color"] = LOCKED_FILL
@@ -284,11 +284,15 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
 
     # Indicator block.
     ic = lay.ind_cols
-    put(lay.ind_head_row, 0, 0, spec.indicators_label, fmt.get(bold=True), r1=lay.ind_last)
+    # Excel and LibreOffice delete a row of a protected sheet only when every cell in it is
+    # unlocked, and the 说明 lets counties delete unused rows: so the block's label and the
+    # rows themselves (beyond the form, too) are unlocked; the label is not an input.
+    put(lay.ind_head_row, 0, 0, spec.indicators_label, fmt.get(bold=True, locked=False, shade=False), r1=lay.ind_last)
     for c in spec.indicator_columns:
         put(lay.ind_head_row, ic[c.key], ic[c.key], c.label, fmt.get(bold=True))
     ws.set_row(lay.ind_head_row, 30)
     lock_targets = "targets" in opts.lock
+    row_unlocked = wb.add_format({"locked": False})
     for g1 in lay.groups:
         lab = f"{g1.name}"
         put(g1.first, ic["level1"], ic["level1"], lab, fmt.get(locked=lock_targets), r1=g1.last)
@@ -296,7 +300,7 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
             put(g2.first, ic["level2"], ic["level2"], g2.name, fmt.get(locked=lock_targets), r1=g2.last)
     for i, line in enumerate(lay.rows):
         r = lay.ind_first + i
-        ws.set_row(r, 30)
+        ws.set_row(r, 30, row_unlocked)
         line = line or IndicatorLine()
         pre = lock_targets and bool(line.name)
         cells = {"name": line.name, "target": line.target, "actual": line.actual,

@@ -188,16 +188,22 @@ def check_funds(ctx: _Ctx, outcome: Outcome) -> None:
     }
 
 
+NOT_MET_BELOW = 0.6   # below 60 % of full marks an indicator counts as 未完成, as in the qualitative bands
+
+
 def _status(score: float | None, weight: float | None, sug: Suggestion) -> str:
+    """完成 / 部分完成 / 未完成, judged by how far the target was reached (the rule's suggestion),
+    falling back to the typed score when no suggestion can be computed."""
     if sug.kind == "qualitative" and sug.band is not None:
         return ("met", "partly", "not_met")[min(sug.band, 2)]
-    if weight and score is not None:
-        if score >= weight - 0.005:
-            return "met"
-        return "partly" if score > 0 else "not_met"
-    if sug.score is not None and weight:
-        return "met" if sug.score >= weight - 0.005 else ("partly" if sug.score > 0 else "not_met")
-    return ""
+    if not weight:
+        return ""
+    share = sug.score / weight if sug.score is not None else (score / weight if score is not None else None)
+    if share is None:
+        return ""
+    if share >= 0.995:
+        return "met"
+    return "partly" if share >= NOT_MET_BELOW else "not_met"
 
 
 def check_indicators(ctx: _Ctx, outcome: Outcome) -> None:

@@ -211,3 +211,18 @@ def test_a_template_whose_unused_rows_were_deleted_still_reads_right(tmp_path, l
     assert "经济效益指标" not in {i.level2 for i in result.indicators}
     assert not [f for f in result.findings if f.severity == "error"]
     assert result.total_score == pytest.approx(9.38 + 87.75)
+
+
+@pytest.mark.libreoffice
+def test_a_return_saved_as_ods_gets_an_xlsx_feedback_copy_with_the_problems_marked(template, tmp_path, libreoffice):
+    from xlperf.write.feedback import write_feedback
+    path = county_fill(template, tmp_path / "wrong.xlsx", {0: {"score": 25}})
+    ods = convert(path, "ods", tmp_path / "ods")
+    before = ods.read_bytes()
+    result = check(ods)
+    out = write_feedback(ods, result, tmp_path / "fb")
+    assert ods.read_bytes() == before and out.suffix == ".xlsx"
+    wb = openpyxl.load_workbook(out)
+    bad = next(f for f in result.findings if f.code == "score-range")
+    assert wb[bad.sheet][bad.cell].comment is not None and wb[bad.sheet][bad.cell].value == 25
+    assert any(r[2] == "score-range" for r in wb["问题清单"].iter_rows(min_row=2, values_only=True))

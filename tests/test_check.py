@@ -156,6 +156,7 @@ def test_check_command_exit_codes_json_and_feedback(template, tmp_path):
     assert runner.invoke(main, ["check", str(good)]).exit_code == 0
     res = runner.invoke(main, ["check", str(good), str(bad)])
     assert res.exit_code == 1 and "score-range" in res.output
+    assert "共 2 个文件：无错误 1 个，有错误 1 个，无法读取 0 个。" in res.output
     res = runner.invoke(main, ["check", str(junk), str(good)])
     assert res.exit_code == 2 and "not-a-spreadsheet" in res.output and "Traceback" not in res.output
 

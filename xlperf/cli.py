@@ -113,6 +113,11 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
                 err_console.print(f"[yellow]无法生成反馈副本[/yellow] {f}：{exc}")
         if not as_json:
             print_result(console, res)
+    if not as_json and len(results) > 1:
+        unreadable = sum(1 for r in results if not r.readable)
+        with_errors = sum(1 for r in results if r.readable and r.errors)
+        console.print(f"共 {len(results)} 个文件：无错误 {len(results) - unreadable - with_errors} 个，"
+                      f"有错误 {with_errors} 个，无法读取 {unreadable} 个。", highlight=False)
     if as_json:
         from .report import result_json
         click.echo(json.dumps({"files": [result_json(r) for r in results]}, ensure_ascii=False, indent=1))

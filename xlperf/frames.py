@@ -70,29 +70,26 @@ def frame(paths_or_results: Iterable[str | os.PathLike | CheckResult], table: st
     return table_frame(summary.tables[table], keys=keys)
 
 
-def export_csv(summary: Summary, directory: str | os.PathLike) -> list[Path]:
-    """One `<table>.csv` per table (ASCII file names survive zips and mail on Chinese Windows)."""
+def _export(summary: Summary, directory: str | os.PathLike, suffix: str, write) -> list[Path]:
+    """One `<table><suffix>` per table, each written to a temp name and renamed into place."""
     out_dir = Path(directory)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, df in frames(summary).items():
-        path = out_dir / f"{name}.csv"
+        path = out_dir / f"{name}{suffix}"
         tmp = path.with_name(f".{path.name}.part")
-        df.to_csv(tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n")
+        write(df, tmp)
         os.replace(tmp, path)
         written.append(path)
     return written
+
+
+def export_csv(summary: Summary, directory: str | os.PathLike) -> list[Path]:
+    """One `<table>.csv` per table (ASCII file names survive zips and mail on Chinese Windows)."""
+    return _export(summary, directory, ".csv", lambda df, tmp: df.to_csv(
+        tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n"))
 
 
 def export_parquet(summary: Summary, directory: str | os.PathLike) -> list[Path]:
     """One `<table>.parquet` per table, with the same columns and types as the frames."""
-    out_dir = Path(directory)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, df in frames(summary).items():
-        path = out_dir / f"{name}.parquet"
-        tmp = path.with_name(f".{path.name}.part")
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-        written.append(path)
-    return written
+    return _export(summary, directory, ".parquet", lambda df, tmp: df.to_parquet(tmp, index=False))

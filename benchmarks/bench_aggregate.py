@@ -116,17 +116,18 @@ def one(n: int, base: Path, jobs: int | None, sample: int, profile_n: int, keep:
     report["ms_floor"] = per_file(pick, floor_read)
     report["sample"] = len(pick)
 
-    # ---- profile
-    prof_files = files[:: max(1, len(files) // profile_n)][:profile_n]
-    pr = cProfile.Profile()
-    pr.enable()
-    for f in prof_files:
-        check(f)
-    pr.disable()
-    buf = io.StringIO()
-    pstats.Stats(pr, stream=buf).sort_stats("cumulative").print_stats(15)
-    report["profile"] = buf.getvalue()
-    report["profile_files"] = len(prof_files)
+    # ---- profile (skipped with --profile 0)
+    if profile_n > 0:
+        prof_files = files[:: max(1, len(files) // profile_n)][:profile_n]
+        pr = cProfile.Profile()
+        pr.enable()
+        for f in prof_files:
+            check(f)
+        pr.disable()
+        buf = io.StringIO()
+        pstats.Stats(pr, stream=buf).sort_stats("cumulative").print_stats(15)
+        report["profile"] = buf.getvalue()
+        report["profile_files"] = len(prof_files)
     if not keep:
         import shutil
         shutil.rmtree(out, ignore_errors=True)
@@ -145,6 +146,8 @@ def show(r: dict) -> None:
     print(f"summary: {r['counts']}, rows {r['rows']}, 执行率 {r['rate']:.2%}, 平均总分 {r['mean_score']:.2f}")
     print(f"per file, in-process, {r['sample']} files (median of 3): read+validate {r['ms_check']:.2f} ms, "
           f"floor (unzip + ET.fromstring of sheet XML) {r['ms_floor']:.2f} ms, ratio {r['ms_check'] / r['ms_floor']:.1f}×")
+    if "profile" not in r:
+        return
     print(f"cProfile of check() on {r['profile_files']} files, top 15 by cumtime:")
     lines = r["profile"].splitlines()
     start = next((i for i, l in enumerate(lines) if l.lstrip().startswith("ncalls")), 0)

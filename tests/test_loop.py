@@ -319,3 +319,25 @@ def test_a_copy_the_county_typed_itself_is_matched_by_labels_and_held_to_the_app
     conn.close()
     assert ret["matched_by"] == "labels" and ret["status"] == "errors"
     assert len(changed) == 1 and "≥1%" in changed[0].message
+
+
+def test_a_send_that_fails_half_way_resumes_without_sending_twice(tmp_path, smtp_server):
+    from xlperf.mail import MailError, Sender
+    ws = make_workspace(tmp_path, smtp_host="127.0.0.1", smtp_port=smtp_server.port, sender="jxb@example.gov.cn",
+                        rate_per_minute=0)
+
+    class FlakySender(Sender):
+        sent = 0
+
+        def send(self, msg):
+            if FlakySender.sent == 2:
+                raise MailError("连接中断", code="mail-send-failed")
+            FlakySender.sent += 1
+            return super().send(msg)
+
+    first = send(ws, sender_factory=FlakySender)
+    assert len(first.sent) == 2 and len(first.failed) == 2
+    second = send(ws)
+    assert len(second.sent) == 2 and not second.failed
+    recipients = [m["To"] for m in smtp_server.messages]
+    assert len(recipients) == 4 and len(set(recipients)) == 4      # every unit once, nobody twice

@@ -341,3 +341,27 @@ def test_a_send_that_fails_half_way_resumes_without_sending_twice(tmp_path, smtp
     assert len(second.sent) == 2 and not second.failed
     recipients = [m["To"] for m in smtp_server.messages]
     assert len(recipients) == 4 and len(set(recipients)) == 4      # every unit once, nobody twice
+
+
+def test_status_and_the_summary_count_regions_the_same_way(tmp_path):
+    from xlperf.province import aggregate_workspace
+    ws = init_workspace(tmp_path / "ws", year=2024)
+    rows = sample_roster(n_cities=2, counties_per_city=2, projects=1, seed=3)
+    city_unit = rows[0].__class__(**{**rows[0].__dict__, "unit_code": "430100001", "unit_name": "长沙市医疗保障局",
+                                     "region_code": "430100", "region_name": "长沙市", "project_code": "CITY01"})
+    conn = ws.connect()
+    save_roster(conn, rows + [city_unit])
+    st = compute_status(conn)
+    conn.close()
+    by_level = {}
+    for r in st.regions:
+        by_level.setdefault(r.level, []).append(r)
+    assert all(not r.name.isdigit() for r in st.regions)                   # names, not codes
+    for city in by_level["city"]:
+        leaves = [c for c in by_level["county"] if c.code[:4] == city.code[:4]]
+        assert sum(c.expected for c in leaves) == city.expected              # 本级 keeps the sum exact
+    assert any(r.name == "长沙市本级" for r in st.regions)
+    summary = aggregate_workspace(ws, tmp_path / "s.xlsx")
+    summary_rows = {r["name"]: r["expected"] for r in summary.tables["regions"].rows}
+    status_rows = {r.name: r.expected for r in [st.overall] + st.regions}
+    assert summary_rows == status_rows                                     # same regions, same counts

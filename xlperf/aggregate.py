@@ -110,7 +110,7 @@ TOTAL = "total"
 LEVEL_ZH = {TOTAL: "合计", regions.PROVINCE: "省", regions.CITY: "市", regions.COUNTY: "县（区）"}
 STATUS_ZH = {"met": "完成", "partly": "部分完成", "not_met": "未完成", "": ""}
 VALID, HAS_ERRORS, NOT_A_FORM, UNREADABLE, SUPERSEDED = "合格", "有错误", "不是自评表", "无法读取", "已被新版本替代"
-UNKNOWN_REGION = "未识别地区"
+UNKNOWN_REGION = regions.UNKNOWN_REGION
 SCORE_BUCKETS: tuple[tuple[str, float, float], ...] = (
     ("<60", -math.inf, 60), ("60–70", 60, 70), ("70–80", 70, 80), ("80–90", 80, 90), ("≥90", 90, math.inf))
 LOW_RATE = 0.9
@@ -254,42 +254,7 @@ class _Node:
 
 
 def _region_names(expected: Sequence[Expected]) -> dict[str, str]:
-    names: dict[str, str] = dict(regions.HUNAN_CITIES)
-    for counties in regions.HUNAN_COUNTIES.values():
-        names.update(counties)
-    for e in expected:
-        code = regions.normalize_code(e.region_code)
-        if code and e.region_name:
-            names[code] = e.region_name
-    return names
-
-
-def _chain(code: str, names: dict[str, str]) -> list[tuple[str, str, str, str]]:
-    """(key, level, code, name) from province down to the leaf the unit sits in.
-
-    Units of a province or city itself sit in a "本级" leaf one level down,
-    so the leaves under every region add up to it exactly.
-    """
-    reg = regions.parse_code(code)
-    if reg is None:
-        return [(UNKNOWN_REGION, regions.PROVINCE, "", UNKNOWN_REGION)]
-    prov = reg.province
-    pname = regions.name_of(prov, names)
-    out = [(prov, regions.PROVINCE, prov, pname)]
-    if reg.level == regions.PROVINCE:
-        out.append((prov + "/本级", regions.CITY, prov, f"{pname}本级"))
-        return out
-    city = regions.city_of(code)
-    if city == prov:  # 直辖市: districts roll straight up to the municipality
-        out.append((code, regions.COUNTY, code, regions.name_of(code, names)))
-        return out
-    cname = regions.name_of(city, names)
-    out.append((city, regions.CITY, city, cname))
-    if reg.level == regions.CITY:
-        out.append((city + "/本级", regions.COUNTY, city, f"{cname}本级"))
-    else:
-        out.append((code, regions.COUNTY, code, regions.name_of(code, names)))
-    return out
+    return regions.names_table((e.region_code, e.region_name) for e in expected)
 
 
 def infer_region(result: CheckResult) -> str:
@@ -401,7 +366,7 @@ def _returns(entries: Iterable[Entry], names: dict[str, str]) -> list[_Ret]:
         region = regions.normalize_code(exp.region_code) if exp else infer_region(res)
         unit_key = (exp.unit_code if exp and exp.unit_code else (res.identity or {}).get("unit_code") or res.unit
                     or entry.source)
-        r = _Ret(entry, exp, region, _chain(region, names), str(unit_key), is_valid(res))
+        r = _Ret(entry, exp, region, regions.chain(region, names), str(unit_key), is_valid(res))
         rets.append(r)
         if exp is None:
             continue
@@ -471,7 +436,7 @@ def _region_table(b: _Batch, grades: list[str]) -> tuple[_Node, list[dict]]:
         return node
 
     for e in b.expected:
-        leaf = leaf_for(_chain(regions.normalize_code(e.region_code), b.names))
+        leaf = leaf_for(regions.chain(regions.normalize_code(e.region_code), b.names))
         leaf.expected += 1
         leaf.units_expected.add(e.unit_code or e.unit_name)
         leaf.missing += _expected_key(e) not in b.got
@@ -645,7 +610,7 @@ def _missing_rows(b: _Batch) -> list[dict]:
         if r is not None and r.valid:
             continue
         code = regions.normalize_code(e.region_code)
-        rows.append({**_place(_chain(code, b.names)), "region_code": code, "unit_code": e.unit_code,
+        rows.append({**_place(regions.chain(code, b.names)), "region_code": code, "unit_code": e.unit_code,
                      "unit": e.unit_name, "project": e.project_name, "project_code": e.project_code,
                      "budget": e.budget, "contact": e.contact, "email": e.email,
                      "reason": "未提交" if r is None else "有错误", "errors": 0 if r is None else r.result.errors,

@@ -155,3 +155,49 @@ HUNAN_COUNTIES: dict[str, dict[str, str]] = {
     "433100": {"433101": "吉首市", "433122": "泸溪县", "433123": "凤凰县", "433124": "花垣县", "433125": "保靖县",
                "433126": "古丈县", "433127": "永顺县", "433130": "龙山县"},
 }
+
+
+# ---------------------------------------------------------------- hierarchy for reports
+
+UNKNOWN_REGION = "未识别地区"
+
+
+def names_table(pairs) -> dict[str, str]:
+    """Region names: the built-in 湖南 tables, overridden by (code, name) pairs from the roster."""
+    names: dict[str, str] = dict(HUNAN_CITIES)
+    for counties in HUNAN_COUNTIES.values():
+        names.update(counties)
+    for code, name in pairs:
+        code = normalize_code(code)
+        if code and name:
+            names[code] = name
+    return names
+
+
+def chain(code: str, names: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    """(key, level, code, name) from province down to the leaf the unit sits in.
+
+    Units of a province or city itself sit in a "本级" leaf one level down, so
+    the leaves under every region add up to it exactly. Status and the summary
+    workbook both count regions this way, so their figures agree.
+    """
+    reg = parse_code(code)
+    if reg is None:
+        return [(UNKNOWN_REGION, PROVINCE, "", UNKNOWN_REGION)]
+    prov = reg.province
+    pname = name_of(prov, names)
+    out = [(prov, PROVINCE, prov, pname)]
+    if reg.level == PROVINCE:
+        out.append((prov + "/本级", CITY, prov, f"{pname}本级"))
+        return out
+    city = city_of(code)
+    if city == prov:  # 直辖市: districts roll straight up to the municipality
+        out.append((code, COUNTY, code, name_of(code, names)))
+        return out
+    cname = name_of(city, names)
+    out.append((city, CITY, city, cname))
+    if reg.level == CITY:
+        out.append((city + "/本级", COUNTY, city, f"{cname}本级"))
+    else:
+        out.append((code, COUNTY, code, name_of(code, names)))
+    return out

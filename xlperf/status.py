@@ -54,10 +54,7 @@ class Status:
 def compute_status(conn) -> Status:
     rows = db.roster_rows(conn)
     latest = {r["roster_id"]: r for r in db.latest_returns(conn)}
-    names: dict[str, str] = {}
-    for r in rows:
-        if r["region_name"]:
-            names[regions.normalize_code(r["region_code"])] = r["region_name"]
+    names = regions.names_table((r["region_code"], r["region_name"]) for r in rows)
     overall = RegionStatus("overall", "", "合计")
     by_region: dict[str, RegionStatus] = {}
     pending: list[Pending] = []
@@ -73,33 +70,22 @@ def compute_status(conn) -> Status:
         ret = latest.get(r["id"])
         bump(overall, ret)
         code = regions.normalize_code(r["region_code"])
-        chain = _chain(code)
-        for level, c in chain:
-            if c not in by_region:
-                by_region[c] = RegionStatus(level, c, regions.name_of(c, names))
-            bump(by_region[c], ret)
+        for key, level, c, name in regions.chain(code, names):
+            if key not in by_region:
+                by_region[key] = RegionStatus(level, c, name)
+            bump(by_region[key], ret)
         if ret is None or ret["status"] != "valid":
             pending.append(Pending(
                 r["id"], r["unit_code"], r["unit_name"], r["region_code"], r["region_name"] or regions.name_of(code, names),
                 r["project_name"], r["project_code"], r["contact"] or "", r["email"] or "",
                 "未提交" if ret is None else "有错误", 0 if ret is None else int(ret["errors"]),
                 "" if ret is None else ret["sha256"], None if ret is None else ret["id"]))
+    # Depth-first: each province, then each city followed by its counties.
     order = {"province": 0, "city": 1, "county": 2}
-    regions_sorted = sorted(by_region.values(), key=lambda x: (x.code[:2], x.code[:4] if x.level != "province" else "", order[x.level], x.code))
+    regions_sorted = [by_region[k] for k in sorted(by_region, key=lambda k: (
+        by_region[k].code[:2], "" if by_region[k].level == "province" else by_region[k].code[:4],
+        order[by_region[k].level], k))]
     return Status(overall, regions_sorted, pending, len(db.unmatched_returns(conn)))
-
-
-def _chain(code: str) -> list[tuple[str, str]]:
-    reg = regions.parse_code(code)
-    if reg is None:
-        return []
-    out = [("province", regions.province_of(code))]
-    city = regions.city_of(code)
-    if city != out[0][1]:
-        out.append(("city", city))
-    if reg.level == "county":
-        out.append(("county", code))
-    return out
 
 
 LEVEL_ZH = {"overall": "全部", "province": "省", "city": "市", "county": "县（区）"}

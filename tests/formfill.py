@@ -51,3 +51,10 @@ def fill(src: Path, dst: Path, *, header: dict | None = None, funds: dict | None
         wb.worksheets[0][addr] = v
     wb.save(dst)
     return dst
+
+
+def package_text(path: Path) -> str:
+    """Every part of an .xlsx, inflated and decoded: what a curious county could read in the file."""
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        return "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())

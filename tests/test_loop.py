@@ -366,3 +366,21 @@ def test_status_and_the_summary_count_regions_the_same_way(tmp_path):
     summary_rows = {r["name"]: r["expected"] for r in summary.tables["regions"].rows}
     status_rows = {r.name: r.expected for r in [st.overall] + st.regions}
     assert summary_rows == status_rows                                     # same regions, same counts
+
+
+def test_a_changed_unit_name_is_reported_with_the_forms_own_label(tmp_path):
+    ws = make_workspace(tmp_path)
+    src = sorted(ws.outbox.glob("*.xlsx"))[0]
+    path = fill_return(src, tmp_path / "renamed.xlsx", seed=1)
+    wb = openpyxl.load_workbook(path)
+    (sheet, ref), = list(wb.defined_names["unit"].destinations)
+    wb[sheet][ref.replace("$", "")] = "别的单位"
+    wb.save(path)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    path.replace(inbox / path.name)
+    collect(ws, str(inbox))
+    conn = ws.connect()
+    found = [f for f in db.findings_for(conn, 1) if f.code == "target-changed"]
+    conn.close()
+    assert len(found) == 1 and found[0].message.startswith(ref.replace("$", "") + "：实施单位已被改动")

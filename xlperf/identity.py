@@ -99,12 +99,11 @@ def _compare(loc: Located, signed: dict) -> Iterator[Finding]:
         return Finding("target-changed", ERROR, f"{cell + '：' if cell else ''}{what}已被改动（下发值“{_show(was)}”，现为“{_show(is_)}”），"
                        "预填内容不得修改", sheet=loc.sheet, cell=cell, field=fld)
 
+    labels = _header_labels(loc.form_id)
     for key, was in signed.get("header", {}).items():
         is_ = now["header"].get(key, "")
         if norm(was) != norm(is_):
-            yield changed(data.cells.get(key, ""), {"project_name": "项目名称", "unit": "实施单位",
-                                                    "department": "主管部门", "project_code": "项目代码"}.get(key, key),
-                          was, is_, key)
+            yield changed(data.cells.get(key, ""), labels.get(key, key), was, is_, key)
     for row, cols in signed.get("funds", {}).items():
         line = data.funds_line(row)
         for col, was in cols.items():
@@ -125,6 +124,13 @@ def _compare(loc: Located, signed: dict) -> Iterator[Finding]:
             yield changed(line.cells.get("weight", ""), f"“{t[2]}”的分值", t[3], cur[3], "weight")
         if norm(cur[4]) != norm(t[4]):
             yield changed(line.cells.get("target", ""), f"“{t[2]}”的年度指标值", t[4], cur[4], "target")
+
+
+def _header_labels(form_id: str) -> dict[str, str]:
+    """The form's own header labels (项目名称, 实施单位, …), from its definition."""
+    from .check import default_specs
+    spec = next((s for s in default_specs() if s.id == form_id), None)
+    return {f.key: f.label for f in spec.header_fields()} if spec else {}
 
 
 def _show(v: object) -> str:

@@ -146,9 +146,9 @@ def test_the_whole_loop_with_real_mail_servers(tmp_path, smtp_server, imap_serve
 
 def test_tampering_and_forged_identity_are_flagged(tmp_path):
     ws = make_workspace(tmp_path)
-    src = sorted(ws.outbox.glob("*.xlsx"))[0]
+    src, other = sorted(ws.outbox.glob("*.xlsx"))[:2]
     changed = fill_return(src, tmp_path / "changed.xlsx", seed=1, mistakes=("wrong-target",))
-    forged = fill_return(src, tmp_path / "forged.xlsx", seed=1)
+    forged = fill_return(other, tmp_path / "forged.xlsx", seed=1)
     wb = openpyxl.load_workbook(forged)
     meta = wb["_xlperf"]
     for row in meta.iter_rows():
@@ -166,6 +166,12 @@ def test_tampering_and_forged_identity_are_flagged(tmp_path):
     conn.close()
     assert "target-changed" in codes["changed.xlsx"]
     assert "signature-invalid" in codes["forged.xlsx"]
+    # The reminder's feedback copy lists the same findings as the ledger, signature checks included.
+    remind(ws, dry_run=True)
+    copies = list(ws.feedback_dir.rglob("changed_反馈.xlsx"))
+    assert len(copies) == 1
+    listed = {r[2] for r in openpyxl.load_workbook(copies[0])["问题清单"].iter_rows(min_row=2, values_only=True)}
+    assert listed == codes["changed.xlsx"]
 
 
 class GbkName(zipfile.ZipInfo):

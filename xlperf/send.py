@@ -6,6 +6,7 @@ sent, so a run that fails half-way resumes without mailing anyone twice.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,7 +120,7 @@ def reminder_body(ws: Workspace, unit_name: str, items: list[tuple[Pending, list
 
 def remind(ws: Workspace, *, dry_run: bool = False, batch: str | None = None, sender_factory=Sender) -> SendReport:
     """Missing units get a reminder; units whose return has errors also get its feedback copy."""
-    from .check import check
+    from .report import result_from_json
     from .write.feedback import write_feedback
     batch = batch or dt.date.today().isoformat()
     report = SendReport()
@@ -137,9 +138,11 @@ def remind(ws: Workspace, *, dry_run: bool = False, batch: str | None = None, se
             for p in pend:
                 items.append((p, db.findings_for(conn, p.return_id) if p.return_id else []))
                 if p.sha256:
+                    # The ledger's verdict, signature checks included: the copy shows what the mail says.
                     src = store.path_for(ws.store_dir, p.sha256)
                     name = next((r["original_name"] for r in db.receipts_for(conn, p.sha256)), src.name)
-                    result = check(src, form_hint=ws.form, display_name=name)
+                    ret = db.return_by_sha(conn, p.sha256)
+                    result = result_from_json(json.loads(ret["summary_json"] or "{}"), db.findings_for(conn, ret["id"]))
                     attachments.append(write_feedback(src, result, ws.feedback_dir / p.sha256[:12],
                                                       f"{Path(name).stem}_反馈.xlsx"))
             return (f"【催报】{ws.year}年度项目支出绩效目标自评表（{pend[0].unit_name}）",

@@ -326,6 +326,7 @@ def test_a_copy_the_county_typed_itself_is_matched_by_labels_and_held_to_the_app
     conn.close()
     assert ret["matched_by"] == "labels" and ret["status"] == "errors"
     assert len(changed) == 1 and "≥1%" in changed[0].message
+    assert changed[0].cell and changed[0].message.startswith(changed[0].cell + "：")   # located at the target cell
 
 
 def test_a_send_that_fails_half_way_resumes_without_sending_twice(tmp_path, smtp_server):

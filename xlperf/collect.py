@@ -143,14 +143,13 @@ def roster_target_findings(conn, roster_id: int, result: CheckResult) -> list:
             out.append(Finding("target-changed", ERROR, f"批复的三级指标“{t['name']}”在表中找不到（被删除或改名）",
                                where, result.sheet, "", "name"))
             continue
-        row = f"第{ind.row}行" if ind.row else ""
         w = parse_amount(ind.weight).value if ind.weight is not None else None
         if t["weight"] is not None and (w is None or abs(w - float(t["weight"])) > 0.005):
-            out.append(Finding("target-changed", ERROR, f"{row}“{t['name']}”的分值 {ind.weight} 与批复的 {t['weight']:g} 不一致",
-                               where, result.sheet, ind.cell, "weight"))
+            out.append(Finding("target-changed", ERROR, f"{ind.weight_cell}：“{t['name']}”的分值 {ind.weight} 与批复的 {t['weight']:g} 不一致",
+                               where, result.sheet, ind.weight_cell, "weight"))
         if t["target"] and norm(t["target"]) != norm(ind.target):
-            out.append(Finding("target-changed", ERROR, f"{row}“{t['name']}”的年度指标值“{ind.target}”与批复的“{t['target']}”不一致",
-                               where, result.sheet, "", "target"))
+            out.append(Finding("target-changed", ERROR, f"{ind.target_cell}：“{t['name']}”的年度指标值“{ind.target}”与批复的“{t['target']}”不一致",
+                               where, result.sheet, ind.target_cell, "target"))
     return out
 
 

@@ -52,6 +52,8 @@ class IndicatorResult:
     suggested_high: float | None = None
     target_unit: str | None = None
     actual_unit: str | None = None
+    weight_cell: str = ""
+    target_cell: str = ""
 
 
 @dataclass
@@ -269,7 +271,8 @@ def check_indicators(ctx: _Ctx, outcome: Outcome) -> None:
             score=score, suggested_score=sug.score, cell=c.get("score", "") or c.get("actual", ""), row=line.row,
             reason=reason, kind=sug.kind, status=_status(score, weight, sug),
             suggested_low=sug.low, suggested_high=sug.high,
-            target_unit=target.unit, actual_unit=actual.unit))
+            target_unit=target.unit, actual_unit=actual.unit, weight_cell=c.get("weight", ""),
+            target_cell=c.get("target", "")))
 
 
 def _number(ctx: _Ctx, raw: object, cell: str, what: str) -> float | None:
@@ -290,7 +293,7 @@ def check_weights(ctx: _Ctx, outcome: Outcome) -> None:
     first_cell: dict[str, str] = {}
     for ind in outcome.indicators:
         sums[ind.level1] = sums.get(ind.level1, 0.0) + (ind.weight or 0.0)
-        first_cell.setdefault(ind.level1, _weight_cell(loc, ind))
+        first_cell.setdefault(ind.level1, ind.weight_cell)
     for l1, s in sums.items():
         declared = loc.declared_level1.get(l1, policy.get(l1))
         if l1 and l1 not in policy:
@@ -306,13 +309,6 @@ def check_weights(ctx: _Ctx, outcome: Outcome) -> None:
         ctx.add("weight-sum-total", ERROR,
                 f"分值合计（预算执行率 {fmt(outcome.funds.get('weight'))} + 各三级指标）为 {fmt(total_w)}，应为 {fmt(spec.total_weight)}",
                 loc.data.cells.get("total_weight", ""), "total_weight")
-
-
-def _weight_cell(loc: Located, ind: IndicatorResult) -> str:
-    for line in loc.data.indicators:
-        if line.row == ind.row:
-            return line.cells.get("weight", "")
-    return ""
 
 
 def check_totals(ctx: _Ctx, outcome: Outcome) -> None:

@@ -33,10 +33,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synth  # noqa: E402
-from xlperf.aggregate import Entry, Expected, check_files, summarize  # noqa: E402
-from xlperf.check import check  # noqa: E402
-from xlperf.frames import export_csv, export_parquet  # noqa: E402
-from xlperf.write.summary import write_summary  # noqa: E402
+from xlperf.judge.batch import check_files  # noqa: E402
+from xlperf.province.aggregate import summarize  # noqa: E402
+from xlperf.province.model import Entry, Expected  # noqa: E402
+from xlperf.judge.check import check  # noqa: E402
+from xlperf.province.frames import export_csv, export_parquet  # noqa: E402
+from xlperf.province.workbook import write_summary  # noqa: E402
 
 EXPECTED_FIELDS = ("roster_id", "unit_code", "unit_name", "region_code", "region_name", "project_name",
                    "project_code", "contact", "email", "budget")

@@ -11,10 +11,10 @@ import zipfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from xlperf.check import check
-from xlperf.samples import example_form_data
-from xlperf.spec import load_form
-from xlperf.write.template import TemplateOptions, write_template
+from xlperf.judge.check import check
+from xlperf.form.samples import example_form_data
+from xlperf.form.spec import load_form
+from xlperf.form.template import TemplateOptions, write_template
 
 
 def main(n: int) -> None:

@@ -11,12 +11,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from xlperf.generate import generate
-from xlperf.roster import sample_roster, save_roster
-from xlperf.samples import example_form_data
-from xlperf.spec import load_form
-from xlperf.workspace import init_workspace
-from xlperf.write.template import TemplateOptions, write_template
+from xlperf.season.generate import generate
+from xlperf.season.roster import save_roster
+from xlperf.season.roster_sample import sample_roster
+from xlperf.form.samples import example_form_data
+from xlperf.form.spec import load_form
+from xlperf.season.workspace import init_workspace
+from xlperf.form.template import TemplateOptions, write_template
 
 
 def one_template(n: int = 50) -> None:

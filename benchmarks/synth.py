@@ -32,11 +32,11 @@ from multiprocessing import Pool
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from xlperf import regions  # noqa: E402
-from xlperf.model import IndicatorLine  # noqa: E402
-from xlperf.samples import example_form_data  # noqa: E402
-from xlperf.spec import load_form  # noqa: E402
-from xlperf.write.template import TemplateOptions, write_template  # noqa: E402
+from xlperf.season import regions  # noqa: E402
+from xlperf.form.model import IndicatorLine  # noqa: E402
+from xlperf.form.samples import example_form_data  # noqa: E402
+from xlperf.form.spec import load_form  # noqa: E402
+from xlperf.form.template import TemplateOptions, write_template  # noqa: E402
 
 FORM = "project-county"
 YEAR = 2024

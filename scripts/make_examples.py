@@ -7,9 +7,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from xlperf.samples import example_form_data
-from xlperf.spec import available_forms, load_form
-from xlperf.write.template import TemplateOptions, write_template
+from xlperf.form.samples import example_form_data
+from xlperf.form.spec import available_forms, load_form
+from xlperf.form.template import TemplateOptions, write_template
 
 YEAR = 2024
 PASSWORD = "xlperf-example"   # example files only; real runs use the workspace's secret password

@@ -3,6 +3,9 @@ import shutil
 
 import pytest
 
+# Fixtures shared across stages: real SMTP (aiosmtpd) and IMAP (Dovecot) servers on 127.0.0.1.
+pytest_plugins = ["helpers.mailservers"]
+
 
 def _need(binary: str, what: str):
     """Skip locally when a real client is missing, but never in CI: there it is a failure."""

@@ -9,16 +9,16 @@ The Python API mirrors the command line::
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
-from .check import check, read  # noqa: E402  (the functions, deliberately shadowing the submodule name)
-from .spec import load_form  # noqa: E402
-from .write.template import write_template  # noqa: E402
+from .judge.check import check, read  # noqa: E402  (the functions, deliberately shadowing the submodule name)
+from .form.spec import load_form  # noqa: E402
+from .form.template import write_template  # noqa: E402
 
 
 def frame(paths_or_results, table: str = "projects", **kwargs):
     """项目明细 ("projects") or 指标明细 ("indicators") as a DataFrame (imports pandas lazily)."""
-    from .frames import frame as _frame
+    from .province.frames import frame as _frame
     return _frame(paths_or_results, table, **kwargs)
 
 

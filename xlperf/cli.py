@@ -44,7 +44,7 @@ def main() -> None:
 @friendly
 def forms_cmd() -> None:
     """列出可用的表式（templates/*.yaml）。"""
-    from .spec import available_forms, load_form
+    from .form.spec import available_forms, load_form
     table = Table(title="可用表式")
     for col in ("表式代码", "名称", "标题", "版本", "文件"):
         table.add_column(col)
@@ -73,8 +73,8 @@ def resolve_password(password: str | None) -> tuple[str, bool]:
 @friendly
 def template_cmd(form: str, year: int, output: Path, password: str | None, force: bool) -> None:
     """生成空白的、已锁定的自评表工作簿。"""
-    from .spec import load_form
-    from .write.template import TemplateOptions, write_template
+    from .form.spec import load_form
+    from .form.template import TemplateOptions, write_template
     spec = load_form(form)
     if output.exists() and not force:
         raise XlperfError(f"文件已存在：{output}（如需覆盖请加 --force）", code="output-exists")
@@ -97,14 +97,14 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
     """校验回收的自评表。退出码：0 无错误，1 有错误，2 有文件无法读取。"""
     import json
 
-    from .check import check
-    from .report import print_result
+    from .judge.check import check
+    from .terminal import print_result
     results = []
     for f in _expand(files):
         res = check(f, form_hint=form_hint)
         results.append(res)
         if feedback_dir and res.readable:
-            from .write.feedback import write_feedback
+            from .judge.feedback import write_feedback
             try:
                 out = write_feedback(f, res, feedback_dir)
                 if not as_json:
@@ -119,7 +119,7 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
         console.print(f"共 {len(results)} 个文件：无错误 {len(results) - unreadable - with_errors} 个，"
                       f"有错误 {with_errors} 个，无法读取 {unreadable} 个。", highlight=False)
     if as_json:
-        from .report import result_json
+        from .judge.serialize import result_json
         click.echo(json.dumps({"files": [result_json(r) for r in results]}, ensure_ascii=False, indent=1))
     if any(not r.readable for r in results):
         sys.exit(2)
@@ -141,7 +141,7 @@ workspace_option = click.option("-w", "--workspace", "workspace", type=click.Pat
 
 
 def _open(workspace: Path):
-    from .workspace import open_workspace
+    from .season.workspace import open_workspace
     return open_workspace(workspace)
 
 
@@ -154,8 +154,8 @@ def _open(workspace: Path):
 @friendly
 def init_cmd(directory: Path, year: int, form: str, title: str, deadline: str) -> None:
     """新建工作区：配置、数据库、文件仓库（自动生成保护密码和签名密钥）。"""
-    from .spec import load_form
-    from .workspace import init_workspace
+    from .form.spec import load_form
+    from .season.workspace import init_workspace
     load_form(form)
     ws = init_workspace(directory, year=year, form=form, title=title, deadline=deadline)
     console.print(f"已创建工作区 {ws.root}（{year}年度，表式 {form}）。邮件设置请编辑 {ws.root / 'xlperf.yaml'}。")
@@ -166,7 +166,7 @@ def init_cmd(directory: Path, year: int, form: str, title: str, deadline: str) -
 @friendly
 def roster_template_cmd(output: Path) -> None:
     """生成名单（单位、项目、预算、绩效目标）的示例工作簿，含填写说明。"""
-    from .roster import write_roster_template
+    from .season.roster_template import write_roster_template
     if output.exists():
         raise XlperfError(f"文件已存在：{output}", code="output-exists")
     write_roster_template(output)
@@ -180,8 +180,8 @@ def roster_template_cmd(output: Path) -> None:
 def roster_cmd(path: Path, workspace: Path) -> None:
     """导入名单；有任何问题时逐行列出，且不导入任何内容。"""
     from .errors import RosterError
-    from .roster import load_roster, save_roster
-    from .spec import load_form
+    from .season.roster import load_roster, save_roster
+    from .form.spec import load_form
     ws = _open(workspace)
     spec = load_form(ws.form)
     try:
@@ -204,7 +204,7 @@ def roster_cmd(path: Path, workspace: Path) -> None:
 @friendly
 def generate_cmd(workspace: Path) -> None:
     """按名单为每个单位、每个项目生成预填、锁定、签名的工作簿（发件箱 outbox/）。"""
-    from .generate import generate
+    from .season.generate import generate
     ws = _open(workspace)
     rep = generate(ws, progress=True)
     console.print(f"生成 {len(rep.written)} 个，未变化 {len(rep.unchanged)} 个，位于 {ws.outbox}")
@@ -216,7 +216,7 @@ def generate_cmd(workspace: Path) -> None:
 @friendly
 def send_cmd(workspace: Path, dry_run: bool) -> None:
     """把工作簿通过邮件发给各单位（已发送的不会重复发送）。"""
-    from .send import send
+    from .season.send import send
     ws = _open(workspace)
     rep = send(ws, dry_run=dry_run)
     what = "写出" if dry_run else "发送"
@@ -233,7 +233,7 @@ def send_cmd(workspace: Path, dry_run: bool) -> None:
 @friendly
 def collect_cmd(workspace: Path, source: str) -> None:
     """收集回收的自评表：存档、校验、与名单匹配。"""
-    from .collect import collect
+    from .season.collect import collect
     ws = _open(workspace)
     rep = collect(ws, source)
     console.print(f"新收到 {len(rep.new)} 个，重复 {len(rep.duplicates)} 个，未匹配名单 {len(rep.unmatched)} 个"
@@ -248,7 +248,7 @@ def collect_cmd(workspace: Path, source: str) -> None:
 @friendly
 def status_cmd(workspace: Path, export: Path | None) -> None:
     """各地区应报、已报、合格、有错误、未报情况，及待催报名单。"""
-    from .status import LEVEL_ZH, compute_status, write_status_workbook
+    from .season.status import LEVEL_ZH, compute_status, write_status_workbook
     ws = _open(workspace)
     conn = ws.connect()
     try:
@@ -281,7 +281,7 @@ def status_cmd(workspace: Path, export: Path | None) -> None:
 @friendly
 def remind_cmd(workspace: Path, dry_run: bool) -> None:
     """提醒未提交和有错误的单位（有错误的附上反馈表）。"""
-    from .send import remind
+    from .season.remind import remind
     ws = _open(workspace)
     rep = remind(ws, dry_run=dry_run)
     console.print(f"{'写出' if dry_run else '发送'}催报邮件 {len(rep.sent)} 封，今日已催过 {len(rep.skipped)} 个。")
@@ -305,12 +305,12 @@ def remind_cmd(workspace: Path, dry_run: bool) -> None:
 def aggregate_cmd(paths, workspace, output, csv_dir, parquet_dir, jobs, year) -> None:
     """生成全省汇总工作簿（总体、按地区、项目明细、指标明细、指标分析、问题清单、未提交、图表）及 CSV/Parquet。"""
     if paths and workspace is None:
-        from .aggregate import aggregate_paths
+        from .province.folder import aggregate_paths
         out = output or Path(f"{year or ''}自评汇总表.xlsx")
         summary = aggregate_paths(list(paths), out=out, jobs=jobs, progress=True, year=year,
                                   csv_dir=csv_dir, parquet_dir=parquet_dir)
     else:
-        from .province import aggregate_workspace
+        from .province.workspace import aggregate_workspace
         ws = _open(workspace or Path("."))
         out = output or ws.reports_dir / f"{ws.year}年度自评汇总表.xlsx"
         summary = aggregate_workspace(ws, out, csv_dir=csv_dir, parquet_dir=parquet_dir)
@@ -326,7 +326,7 @@ def aggregate_cmd(paths, workspace, output, csv_dir, parquet_dir, jobs, year) ->
 @friendly
 def demo_cmd(output: Path) -> None:
     """用内置示例数据演示全流程：名单 → 生成 → 发送 → 回收 → 校验 → 催报 → 汇总。"""
-    from .demo import run_demo
+    from .demo.run import run_demo
     run_demo(output, console)
 
 

@@ -14,6 +14,9 @@ from pathlib import Path
 
 from ..errors import UnreadableFile
 
+# What a spreadsheet return may be saved as (WPS writes .et).
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".et")
+
 ZIP_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ODS_MIMETYPES = (b"application/vnd.oasis.opendocument.spreadsheet",

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from ..labels import Vocabulary, match, vocabulary, norm, norm_label, weight_in_label
-from ..model import FormData, FundsLine, IndicatorLine
-from ..spec import FormSpec
+from ..form.labels import Vocabulary, match, vocabulary, norm, norm_label, weight_in_label
+from ..form.model import FormData, FundsLine, IndicatorLine
+from ..form.spec import FormSpec
 from .grid import Grid, Sheet
 
 META_SHEET = "_xlperf"

@@ -1,0 +1,30 @@
+"""Aggregate files or folders given directly (no workspace, no roster)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from ..judge.batch import check_files, spreadsheet_files
+from .aggregate import summarize
+from .frames import export_csv, export_parquet
+from .model import Entry, Summary
+from .workbook import write_summary
+
+
+def aggregate_paths(paths: Iterable[Path | str], *, out: Path, jobs: int | None = None, progress: bool = True,
+                    year: int | None = None, form: str = "", csv_dir: Path | None = None,
+                    parquet_dir: Path | None = None) -> Summary:
+    """Check the files (folders are searched) and write the summary workbook, plus CSV/Parquet if asked."""
+    out = Path(out)
+    paths = list(paths)
+    files = spreadsheet_files(paths, exclude=[out])
+    # results first in zip(): its end, not the list's, stops the loop, so the pool shuts down at once
+    entries = (Entry(res, None, str(p)) for res, p in zip(check_files(files, jobs=jobs, progress=progress), files))
+    produced_from = f"{len(files)} 个文件：" + "、".join(str(p) for p in paths[:5]) + ("……" if len(paths) > 5 else "")
+    summary = summarize(entries, [], year=year, form=form, produced_from=produced_from)
+    write_summary(summary, out)
+    if csv_dir is not None:
+        export_csv(summary, csv_dir)
+    if parquet_dir is not None:
+        export_parquet(summary, parquet_dir)
+    return summary

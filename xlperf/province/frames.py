@@ -1,0 +1,97 @@
+"""The summary tables as pandas DataFrames, and their CSV / Parquet exports.
+
+The frames are built from `Summary.tables`, the same rows the summary
+workbook shows, so an export can never disagree with the workbook. Column
+names are the Chinese titles seen in the workbook (`keys=True` gives the
+stable English keys instead, for scripts).
+
+CSV files are UTF-8 with a BOM (Excel on Windows then reads the Chinese
+correctly) and every text cell is quoted and written verbatim. Note that
+Excel still evaluates a quoted cell starting with "=" when it opens a CSV;
+the workbook, not the CSV, is what clerks should open.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from ..judge.batch import check_files
+from ..judge.check import CheckResult
+from .aggregate import summarize
+from .model import Entry, Summary, Table
+
+NUMERIC = {"money", "rate", "share", "score", "number"}
+
+
+def table_frame(table: Table, *, keys: bool = False) -> pd.DataFrame:
+    """One table as a DataFrame with typed columns (nullable integers, floats, strings)."""
+    cols = [c.key for c in table.columns]
+    df = pd.DataFrame.from_records(table.rows, columns=cols) if table.rows else pd.DataFrame(columns=cols)
+    for c in table.columns:
+        if c.kind == "int":
+            df[c.key] = pd.array([None if v is None else int(v) for v in df[c.key].tolist()], dtype="Int64")
+        elif c.kind in NUMERIC:
+            df[c.key] = pd.to_numeric(df[c.key], errors="coerce").astype("float64")
+        else:
+            df[c.key] = df[c.key].astype("string")
+    if not keys:
+        df.columns = [c.title for c in table.columns]
+    return df
+
+
+def frames(summary: Summary, *, keys: bool = False) -> dict[str, pd.DataFrame]:
+    """Every table of the summary: overview, regions, projects, indicators, indicator_analysis,
+    findings, missing, plus grades, score_buckets, city_rates and top_not_met."""
+    return {name: table_frame(t, keys=keys) for name, t in summary.tables.items()}
+
+
+def frame(paths_or_results: Iterable[str | os.PathLike | CheckResult], table: str = "projects", *,
+          keys: bool = False, jobs: int | None = None) -> pd.DataFrame:
+    """项目明细 (or any other summary table) straight from files or `CheckResult`s, for notebooks.
+
+    Files are checked in worker processes (`jobs`, default all CPUs); no roster is used.
+    """
+    items = list(paths_or_results)
+    paths = [p for p in items if not isinstance(p, CheckResult)]
+    checked = iter(list(check_files(paths, jobs=jobs, progress=False)))
+
+    def entries():
+        for item in items:
+            if isinstance(item, CheckResult):
+                yield Entry(item, None, item.path)
+            else:
+                yield Entry(next(checked), None, str(item))
+
+    summary = summarize(entries(), [], year=None, form="", produced_from="pandas")
+    if table not in summary.tables:
+        raise KeyError(f"unknown table {table!r}; one of {', '.join(summary.tables)}")
+    return table_frame(summary.tables[table], keys=keys)
+
+
+def _export(summary: Summary, directory: str | os.PathLike, suffix: str, write) -> list[Path]:
+    """One `<table><suffix>` per table, each written to a temp name and renamed into place."""
+    out_dir = Path(directory)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, df in frames(summary).items():
+        path = out_dir / f"{name}{suffix}"
+        tmp = path.with_name(f".{path.name}.part")
+        write(df, tmp)
+        os.replace(tmp, path)
+        written.append(path)
+    return written
+
+
+def export_csv(summary: Summary, directory: str | os.PathLike) -> list[Path]:
+    """One `<table>.csv` per table (ASCII file names survive zips and mail on Chinese Windows)."""
+    return _export(summary, directory, ".csv", lambda df, tmp: df.to_csv(
+        tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n"))
+
+
+def export_parquet(summary: Summary, directory: str | os.PathLike) -> list[Path]:
+    """One `<table>.parquet` per table, with the same columns and types as the frames."""
+    return _export(summary, directory, ".parquet", lambda df, tmp: df.to_parquet(tmp, index=False))

@@ -1,0 +1,1 @@
+"""One evaluation season in a workspace: roster, ledger, store, generate, mail, send, collect, status, remind."""

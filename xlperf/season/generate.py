@@ -1,0 +1,104 @@
+"""One pre-filled, locked, signed workbook per roster row, in the outbox.
+
+Regenerating is idempotent: the first generation time is kept in the
+database and reused, so an unchanged roster row gives a byte-identical file
+(and an unchanged file is not rewritten).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import db
+from ..judge.identity import sign
+from ..form.model import FormData, FundsLine, IndicatorLine
+from .roster import RosterRow, rows_from_db
+from ..form.spec import FormSpec, load_form
+from .workspace import Workspace
+from ..form.template import TemplateOptions, write_template
+
+_BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def safe_name(text: str, limit: int = 80) -> str:
+    """A file-name part Windows accepts: no reserved characters or names, no trailing dots."""
+    s = _BAD_CHARS.sub("_", str(text)).strip().rstrip(". ")
+    s = re.sub(r"\s+", " ", s)[:limit].rstrip(". ")
+    return s if s and s.upper() not in _RESERVED else f"_{s}"
+
+
+def file_name(row: RosterRow, year: int) -> str:
+    return f"{safe_name(row.region_code, 12)}_{safe_name(row.unit_name)}_{safe_name(row.project_name)}_{year}.xlsx"
+
+
+def form_data_for(row: RosterRow, spec: FormSpec) -> FormData:
+    """What the province pre-fills: header, the approved budget and targets."""
+    header = {"project_name": row.project_name, "unit": row.unit_name, "department": row.department,
+              "project_code": row.project_code}
+    shown = {f.key for f in spec.header_fields()}
+    data = FormData(header={k: v for k, v in header.items() if k in shown})
+    first_source = spec.funds_rows[1].key
+    funds_cols = {c.key for c in spec.funds_columns}
+    values = {k: v for k, v in (("initial_budget", row.initial_budget), ("budget", row.budget))
+              if v is not None and k in funds_cols}
+    data.funds.append(FundsLine(first_source, spec.funds_rows[1].label, values))
+    for t in row.targets:
+        data.indicators.append(IndicatorLine(level1=t.level1, level2=t.level2, name=t.name, target=t.target, weight=t.weight))
+    return data
+
+
+def identity_for(row: RosterRow, roster_id: int, spec: FormSpec, year: int) -> dict:
+    return {"form_id": spec.id, "year": str(year), "unit_code": row.unit_code, "unit_name": row.unit_name,
+            "project_code": row.project_code, "roster_row": str(roster_id)}
+
+
+@dataclass
+class GenerateReport:
+    written: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+
+
+def render(ws: Workspace, spec: FormSpec, row: RosterRow, roster_id: int, generated_at: str) -> bytes:
+    data = form_data_for(row, spec)
+    meta = sign(ws.secret, identity_for(row, roster_id, spec, ws.year), data)
+    buf = io.BytesIO()
+    write_template(spec, ws.year, buf, data, TemplateOptions(
+        password=ws.password, lock=frozenset({"header", "funds", "targets"}), meta=meta, generated_at=generated_at))
+    return buf.getvalue()
+
+
+def generate(ws: Workspace, *, progress: bool = False) -> GenerateReport:
+    spec = load_form(ws.form)
+    report = GenerateReport()
+    ws.outbox.mkdir(parents=True, exist_ok=True)
+    conn = ws.connect()
+    try:
+        rows = rows_from_db(conn)
+        ids = {(r["unit_code"], r["project_code"]): r["id"] for r in db.roster_rows(conn)}
+        iterator = rows
+        if progress:
+            from rich.progress import track
+            iterator = track(rows, description="生成工作簿", transient=True)
+        for row in iterator:
+            roster_id = ids[row.key]
+            previous = db.generated_for(conn, roster_id)
+            generated_at = previous["generated_at"] if previous else db.utc_iso()
+            content = render(ws, spec, row, roster_id, generated_at)
+            sha = hashlib.sha256(content).hexdigest()
+            path = ws.outbox / file_name(row, ws.year)
+            if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == sha:
+                report.unchanged.append(path)
+            else:
+                tmp = path.with_name(path.name + ".part")
+                tmp.write_bytes(content)
+                tmp.replace(path)
+                report.written.append(path)
+            with db.transaction(conn):
+                db.record_generated(conn, roster_id, str(path), sha, generated_at)
+    finally:
+        conn.close()
+    return report

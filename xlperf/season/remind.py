@@ -1,0 +1,65 @@
+"""Remind the units still missing, and send back each return with errors marked.
+
+Shares send.py's delivery loop, so reminders too are recorded per roster row
+and batch, and a run that fails half-way mails nobody twice.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from ..judge.feedback import write_feedback
+from ..judge.serialize import result_from_json
+from . import db, store
+from .mail import Sender
+from .send import SendReport, deadline_text, deliver
+from .status import Pending, compute_status
+from .workspace import Workspace
+
+
+def reminder_body(ws: Workspace, unit_name: str, items: list[tuple[Pending, list]]) -> str:
+    parts = [f"{unit_name}：\n\n以下{ws.year}年度项目支出绩效目标自评表尚未完成，请于{deadline_text(ws)}处理：\n"]
+    for p, findings in items:
+        if p.reason == "未提交":
+            parts.append(f"■ {p.project_name}：尚未收到自评表，请尽快填写并回复本邮件提交。")
+        else:
+            parts.append(f"■ {p.project_name}：已收到的自评表有 {p.errors} 个错误，请按附件中的反馈表（已标出问题单元格）修改后重新提交：")
+            parts.extend(f"    - {f.message}" for f in findings if f.severity == "error")
+    return "\n".join(parts) + "\n\n谢谢配合。\n"
+
+
+def remind(ws: Workspace, *, dry_run: bool = False, batch: str | None = None, sender_factory=Sender) -> SendReport:
+    """Missing units get a reminder; units whose return has errors also get its feedback copy."""
+    batch = batch or dt.date.today().isoformat()
+    report = SendReport()
+    conn = ws.connect()
+    try:
+        groups: dict[str, list] = defaultdict(list)
+        for p in compute_status(conn).pending:
+            if not p.email or db.was_sent(conn, p.roster_id, "remind", batch):
+                report.skipped.append(p.email)
+                continue
+            groups[p.email].append(p)
+
+        def compose(address, pend):
+            items, attachments = [], []
+            for p in pend:
+                items.append((p, db.findings_for(conn, p.return_id) if p.return_id else []))
+                if p.sha256:
+                    # The ledger's verdict, signature checks included: the copy shows what the mail says.
+                    src = store.path_for(ws.store_dir, p.sha256)
+                    name = next((r["original_name"] for r in db.receipts_for(conn, p.sha256)), src.name)
+                    ret = db.return_by_sha(conn, p.sha256)
+                    result = result_from_json(json.loads(ret["summary_json"] or "{}"), db.findings_for(conn, ret["id"]))
+                    attachments.append(write_feedback(src, result, ws.feedback_dir / p.sha256[:12],
+                                                      f"{Path(name).stem}_反馈.xlsx"))
+            return (f"【催报】{ws.year}年度项目支出绩效目标自评表（{pend[0].unit_name}）",
+                    reminder_body(ws, pend[0].unit_name, items), attachments, [p.roster_id for p in pend])
+
+        deliver(ws, conn, groups, compose, kind="remind", batch=batch, dry_run=dry_run,
+                 sender_factory=sender_factory, report=report)
+    finally:
+        conn.close()
+    return report

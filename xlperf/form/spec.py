@@ -245,7 +245,7 @@ def parse_form(data: Any, source: str = "<memory>") -> FormSpec:
     budget_mode = r.get(sc, "budget_score", "scoring", str, "proportional")
     if budget_mode not in ("proportional", "proportional_floor_int"):
         raise r.fail("scoring.budget_score", "应为 proportional 或 proportional_floor_int")
-    reverse = r.get(sc, "reverse_formula", "scoring", str, "g1")
+    reverse = r.get(sc, "reverse_formula", "scoring", str, "ratio")
     if reverse not in ("g1", "ratio"):
         raise r.fail("scoring.reverse_formula", "应为 g1 或 ratio")
     rules = ScoringRules(

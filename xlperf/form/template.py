@@ -255,9 +255,9 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
             score = budget_score(spec.funds_weight, rate if rate != "" else None, spec.scoring)
             rate_cell, w_cell = a1(r, fc["rate"][0]), a1(r, wc0)
             if spec.scoring.budget_score == "proportional_floor_int":
-                formula = f"=IF({rate_cell}=\"\",\"\",ROUNDDOWN({w_cell}*MIN({rate_cell},1),0))"
+                formula = f"=IF({rate_cell}=\"\",\"\",ROUNDDOWN({w_cell}*MIN(ROUND({rate_cell},4),1),0))"
             else:
-                formula = f"=IF({rate_cell}=\"\",\"\",ROUND({w_cell}*MIN({rate_cell},1),2))"
+                formula = f"=IF({rate_cell}=\"\",\"\",ROUND({w_cell}*MIN(ROUND({rate_cell},4),1),2))"
             if sc1 != sc0:
                 ws.merge_range(r, sc0, r, sc1, "", fmt.get(kind="computed", num=SCORE_FMT))
             ws.write_formula(r, sc0, formula, fmt.get(kind="computed", num=SCORE_FMT), "" if score is None else score)

@@ -88,6 +88,7 @@ class Vocabulary:
         self.goal_actual = {norm_label(w) for w in goal.get("actual", [])} | {norm_label(spec.goal_actual)}
         ind = {k: v for k, v in syn.get("indicators", {}).items() if k != "block"}
         self.indicators = group(ind, {c.key: c.label for c in spec.indicator_columns})
+        self.narratives = group(syn.get("narratives", {}), {})
         self.total = {norm_label(w) for w in syn.get("total", [])} | {norm_label(spec.total_label)}
         self.grade = {norm_label(w) for w in syn.get("grade", [])} | {norm_label(spec.grade_label)}
         self.na_marks = {norm(m) for m in syn.get("na_marks", [])} | {norm(spec.funds_na_mark)}

@@ -208,7 +208,8 @@ def test_parsers_never_raise_and_keep_raw(raw, percent_format):
 
 COMPARATORS = {"": None, "≥": ">=", "≧": ">=", ">=": ">=", "＞＝": ">=", "≤": "<=", "≦": "<=", "<": "<", "＜": "<",
                ">": ">", "＞": ">", "=": "=", "不低于": ">=", "不少于": ">=", "不高于": "<=", "不超过": "<="}
-UNITS = [(w, n) for w, n in values._UNITS if values.normalize_text(w) == w] + [("", None)]
+# 月 and 月份 after a month number are dates (deadlines), tested on their own below.
+UNITS = [(w, n) for w, n in values._UNITS if values.normalize_text(w) == w and w not in ("月", "月份")] + [("", None)]
 FULL_WIDTH = str.maketrans("0123456789,", "０１２３４５６７８９，")
 
 

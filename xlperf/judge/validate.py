@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator
 
 from .findings import ERROR, INFO, WARNING, Finding
-from ..form.labels import norm, weight_in_label
+from ..form.labels import norm, norm_label, vocabulary, weight_in_label
 from ..read.locate import Located
 from ..form.scoring import Suggestion, budget_score, grade_for, round2, suggest_score
 from ..form.spec import FormSpec
@@ -372,6 +372,21 @@ def _number(ctx: _Ctx, raw: object, cell: str, what: str) -> float | None:
     return a.value
 
 
+def check_taxonomy(ctx: _Ctx, outcome: Outcome) -> None:
+    """A 二级 filed under a 一级 it does not belong to (经济成本指标 under 产出指标)."""
+    vocab = vocabulary(ctx.spec)
+    seen: set[tuple[str, str]] = set()
+    for line in ctx.loc.data.indicators:
+        l2 = norm_label(line.level2)
+        if not l2 or not line.level1 or (line.level1, l2) in seen:
+            continue
+        seen.add((line.level1, l2))
+        owner = vocab.level1_of_level2.get(l2) or vocab.framework_level1.get(l2)
+        if owner and owner != line.level1 and line.level1 in set(vocab.framework_level1.values()) | set(vocab.level1.values()):
+            ctx.add("taxonomy-mismatch", WARNING, f"二级指标“{line.level2}”属于一级指标“{owner}”，不应列在“{line.level1}”下，请核实",
+                    line.cells.get("level2", ""), "level2")
+
+
 def check_weights(ctx: _Ctx, outcome: Outcome) -> None:
     """Arithmetic of the weights is an error; a split other than the policy's is a question (如有特殊情况可调整)."""
     spec, loc = ctx.spec, ctx.loc
@@ -392,21 +407,25 @@ def check_weights(ctx: _Ctx, outcome: Outcome) -> None:
     for ind in outcome.indicators:
         sums[ind.level1] = sums.get(ind.level1, 0.0) + (ind.weight or 0.0)
         first_cell.setdefault(ind.level1, ind.weight_cell)
+    off_policy: list[tuple[str, float]] = []
     for l1, s in sums.items():
         if l1 and l1 not in policy:
             ctx.add("level1-unknown", WARNING, f"一级指标“{l1}”不在本表式的指标体系中（{'、'.join(policy)}）", first_cell.get(l1, ""), "level1")
         declared = loc.declared_level1.get(l1)
         if declared is None and printed:
             declared = policy.get(l1)
-        if declared is not None:
-            if abs(s - declared) > 0.005:
-                ctx.add("weight-sum-l1", ERROR, f"{l1}下各三级指标分值合计 {fmt(s)}，应为 {fmt(declared)}", first_cell.get(l1, ""), "weight")
-            elif l1 in policy and abs(declared - policy[l1]) > 0.005:
-                ctx.add("weight-policy", WARNING, f"{l1}分值为 {fmt(declared)}，与规定的 {fmt(policy[l1])} 分不同"
-                        "（如有特殊情况可适当调整，请说明理由）", label_cell.get(l1) or first_cell.get(l1, ""), "level1")
-        elif l1 in policy and abs(s - policy[l1]) > 0.005:
-            ctx.add("weight-policy", WARNING, f"{l1}下各三级指标分值合计 {fmt(s)}，与规定的 {fmt(policy[l1])} 分不同"
-                    "（如有特殊情况可适当调整，请说明理由）", label_cell.get(l1) or first_cell.get(l1, ""), "level1")
+        if declared is not None and abs(s - declared) > 0.005:
+            ctx.add("weight-sum-l1", ERROR, f"{l1}下各三级指标分值合计 {fmt(s)}，应为 {fmt(declared)}", first_cell.get(l1, ""), "weight")
+            continue
+        split = declared if declared is not None else s
+        if l1 in policy and abs(split - policy[l1]) > 0.005:
+            off_policy.append((l1, split))
+    if off_policy:
+        # One question for the split as a whole: 10号 allows other weights "如有特殊情况".
+        got = "、".join(f"{l1} {fmt(w)} 分" for l1, w in off_policy)
+        want = "、".join(f"{l1} {fmt(policy[l1])} 分" for l1, _ in off_policy)
+        ctx.add("weight-policy", WARNING, f"一级指标分值为 {got}，与规定的 {want} 不同（如有特殊情况可适当调整，请说明理由）",
+                label_cell.get(off_policy[0][0]) or first_cell.get(off_policy[0][0], ""), "level1")
     total_w = round2((outcome.funds.get("weight") or 0.0) + sum(i.weight or 0.0 for i in outcome.indicators))
     outcome.total_weight = total_w
     if outcome.indicators and abs(total_w - spec.total_weight) > 0.005:
@@ -572,7 +591,7 @@ def check_filled(ctx: _Ctx, outcome: Outcome) -> None:
 
 
 Check = Callable[[_Ctx, Outcome], None]
-CHECKS: tuple[Check, ...] = (check_funds, check_indicators, check_weights, check_totals, check_texts, check_value_columns,
+CHECKS: tuple[Check, ...] = (check_funds, check_indicators, check_taxonomy, check_weights, check_totals, check_texts, check_value_columns,
                              check_filled)
 
 

@@ -25,11 +25,11 @@ _REF = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^!]+))!\$?([A-Z]+)\$?(\d+)(?::\$?([
 FORMULA_NAMES = ("total_weight", "total_score", "grade", "check")
 # The blank national form prints 指标1： / 指标2： / …… under every 二级指标; units leave unused ones in place.
 _PLACEHOLDER = re.compile(r"^(?:指标\s*\d+\s*[:：.、]?|[.…。·]{2,}|…+)$")
-_INDEX_PREFIX = re.compile(r"^指标\s*\d+\s*[:：]\s*")
+_INDEX_PREFIX = re.compile(r"^指标\s*\d+\s*[:：.、]?\s*(?=\D)")
 # 指标性质 / 指标方向 words: a comparator, a direction of good, or qualitative.
 _COMPARATOR_WORDS = {"≥": "≥", "≧": "≥", ">=": "≥", "大于等于": "≥", "不低于": "≥", "不少于": "≥", ">": ">", "大于": ">",
                      "≤": "≤", "≦": "≤", "<=": "≤", "小于等于": "≤", "不高于": "≤", "不超过": "≤", "<": "<", "小于": "<",
-                     "=": "=", "＝": "=", "﹦": "=", "等于": "="}
+                     "=": "=", "＝": "=", "﹦": "=", "═": "=", "等于": "="}
 _DIRECTION_WORDS = {"正向": "≥", "正向指标": "≥", "反向": "≤", "反向指标": "≤"}
 
 
@@ -313,15 +313,21 @@ def _scan(sheet: Sheet, vocab: Vocabulary) -> _Anchors:
 
 def spec_fit(grid: Grid, spec: FormSpec) -> tuple[int, Sheet | None]:
     """How well a grid's visible sheets show this form's own labels (exact labels count most)."""
+    # Split target columns are presentation any layout may use; the 一级/二级 taxonomy is what tells
+    # the 2020 framework (成本 under 产出) from the 2021 one (成本指标 a 一级 of its own).
     own = {norm(x) for x in ([spec.title, spec.funds_label, spec.goal_planned, spec.goal_actual]
                             + [f.label for f in spec.header_fields()] + [c.label for c in spec.funds_columns]
-                            + [c.label for c in spec.indicator_columns] + [r.label for r in spec.funds_rows])}
+                            + [c.label for c in spec.indicator_columns if c.key not in _SPLIT_KEYS]
+                            + [r.label for r in spec.funds_rows])}
+    level2 = {norm_label(n) for n in spec.level2_names()}
+    level1 = {norm_label(l.name) for l in spec.level1}
     best, best_sheet = 0, None
     for sheet in grid.visible_sheets():
         if sheet.name.startswith("_"):
             continue
         texts = {norm(v) for v in sheet.values.values() if isinstance(v, str) and len(v) <= 60}
-        s = len(own & texts) * 2
+        labels = {norm_label(t) for t in texts}
+        s = len(own & texts) * 2 + len(level2 & labels) * 2 + len(level1 & labels)
         if any(norm(spec.title) == t or (norm(spec.title) in t and "年" in t) for t in texts):
             s += 3
         if s > best:

@@ -114,8 +114,13 @@ def test_a_clerk_goes_from_link_to_verdict_in_chromium_and_the_bureau_sees_it(se
         assert overall_counts(driver) == [8, 1, 1, 0, 7]
         assert "绩效自评表-修改后.xlsx" in driver.page_source
         shot(driver, tmp_path, "3-bureau-status.png")
+        driver.find_element(By.LINK_TEXT, row["unit_name"]).click()           # the unit's versions and changes
+        assert "第 2 版" in driver.page_source and "已改正" in driver.page_source
+        shot(driver, tmp_path, "5-bureau-unit-detail.png")
 
     with LiveServer(app_for(season)) as server, chromium(tmp_path / "phone", 390, 844) as phone:
         phone.get(f"{server.url}/u/{season.token(unit)}")           # the same page on a phone-sized screen
         assert phone.find_elements(By.NAME, "file")
         shot(phone, tmp_path, "4-unit-page-phone.png")
+        phone.set_window_size(1280, 900)
+        shot(phone, tmp_path, "6-unit-page-desktop.png")

@@ -349,3 +349,17 @@ def test_login_attempts_are_rate_limited(season, app_for):
 def test_the_deadline_day_counts_until_midnight(season, when, expected):
     from xlperf.web.upload import deadline_state
     assert deadline_state(season.ws, when).state == expected
+
+
+def test_a_file_name_from_the_browser_is_kept_as_text_and_never_becomes_a_path(season, app_for):
+    unit = season.units()[0]
+    good = season.filled(season.rows(unit)[0]["id"], "good.xlsx")
+    c = client(app_for(season))
+    before = {p for p in season.tmp.rglob("*")}
+    res = upload(c, season.token(unit), good, name="..\\..\\..\\C:\\Windows\\../../outside.xlsx")
+    assert "已接收" in res.text
+    (receipt,) = season.query("SELECT * FROM receipts")
+    assert receipt["original_name"] == "outside.xlsx"
+    created = {p for p in season.tmp.rglob("*")} - before
+    assert not any("outside" in p.name for p in created)
+    assert all(p.is_relative_to(season.ws.root) for p in created)

@@ -236,6 +236,8 @@ def create_app(ws: Workspace, options: WebOptions | None = None) -> Starlette:
         return page(request, "verdict.html", token=token, year=ws.year, **view)
 
     async def unit_form(request: Request) -> Response:
+        if not pages.allow(address(request)):
+            return too_many(request)
         token = request.path_params["token"]
 
         def load(conn):
@@ -251,6 +253,8 @@ def create_app(ws: Workspace, options: WebOptions | None = None) -> Starlette:
         return _attachment(path.read_bytes(), path.name)
 
     async def unit_feedback(request: Request) -> Response:
+        if not pages.allow(address(request)):
+            return too_many(request)
         token = request.path_params["token"]
 
         def build(conn):
@@ -279,6 +283,14 @@ def create_app(ws: Workspace, options: WebOptions | None = None) -> Starlette:
 
     # ------------------------------------------------------------ bureau pages
 
+    async def small_form(request: Request):
+        """The fields of a small form (login, logout, revoke); None when the body is too big or malformed."""
+        try:
+            body = await guard.read_capped(request, 16 * 1024)
+            return await Request(request.scope, _replayer(body)).form(max_files=0, max_fields=5)
+        except Exception:  # noqa: BLE001 — BodyTooLarge, or a body that is no form at all
+            return None
+
     def admin_ok(request: Request) -> bool:
         return sessions.valid(request.cookies.get(guard.SESSION_COOKIE))
 
@@ -293,9 +305,8 @@ def create_app(ws: Workspace, options: WebOptions | None = None) -> Starlette:
         addr = address(request)
         if not logins.allow(addr):
             return too_many(request)
-        try:
-            form = await Request(request.scope, _replayer(await guard.read_capped(request, 16 * 1024))).form(max_files=0, max_fields=5)
-        except (guard.BodyTooLarge, Exception):  # noqa: BLE001
+        form = await small_form(request)
+        if form is None:
             return message(request, 400, "请求无效", "请回到登录页重新输入。")
         if not csrf.valid(request.cookies.get(guard.CSRF_COOKIE), form.get(guard.CSRF_FIELD), "login"):
             return message(request, 403, "请求无效", "页面已过期，请回到登录页刷新后重新输入。")
@@ -310,8 +321,9 @@ def create_app(ws: Workspace, options: WebOptions | None = None) -> Starlette:
         return resp
 
     async def logout(request: Request) -> Response:
-        form = await Request(request.scope, _replayer(await guard.read_capped(request, 16 * 1024))).form(max_files=0, max_fields=5)
-        if admin_ok(request) and csrf.valid(request.cookies.get(guard.CSRF_COOKIE), form.get(guard.CSRF_FIELD), "admin"):
+        form = await small_form(request)
+        if admin_ok(request) and form is not None and csrf.valid(request.cookies.get(guard.CSRF_COOKIE),
+                                                                  form.get(guard.CSRF_FIELD), "admin"):
             sessions.end(request.cookies.get(guard.SESSION_COOKIE))
         resp = to_login()
         resp.delete_cookie(guard.SESSION_COOKIE, path="/")
@@ -364,8 +376,8 @@ def create_app(ws: Workspace, options: WebOptions | None = None) -> Starlette:
     async def admin_revoke(request: Request) -> Response:
         if not admin_ok(request):
             return to_login()
-        form = await Request(request.scope, _replayer(await guard.read_capped(request, 16 * 1024))).form(max_files=0, max_fields=5)
-        if not csrf.valid(request.cookies.get(guard.CSRF_COOKIE), form.get(guard.CSRF_FIELD), "admin"):
+        form = await small_form(request)
+        if form is None or not csrf.valid(request.cookies.get(guard.CSRF_COOKIE), form.get(guard.CSRF_FIELD), "admin"):
             return message(request, 403, "请求无效", "页面已过期，请刷新后重试。")
         code = request.path_params["unit_code"]
         ok = await run_in_threadpool(with_conn, lambda conn: admin_unit_view(conn, code) is not None

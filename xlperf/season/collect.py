@@ -161,16 +161,30 @@ def status_of(result: CheckResult, roster_id: int | None) -> str:
     return "errors" if result.errors else "valid"
 
 
+# How a stored file is checked: (path, original name, mail sender) → result. `xlperf serve`
+# passes one that runs the same `check` in a bounded worker process.
+CheckRunner = Callable[[Path, str, str], CheckResult]
+
+
 def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str,
-          sender: str = "") -> tuple[CheckResult, str]:
-    """Read, validate and match one stored file; record the verdict."""
+          sender: str = "", *, run_check: CheckRunner | None = None,
+          accept: Callable[[int | None], bool] | None = None) -> tuple[CheckResult, str]:
+    """Read, validate and match one stored file; record the verdict.
+
+    `accept(roster_id)` may withhold the verdict (status "withheld", nothing
+    recorded): the upload page uses it so that a unit can never file a return
+    under another unit's roster row.
+    """
     def sender_email(unit_code: str, project_code: str) -> str | None:
         rid = db.roster_id_for(conn, unit_code, project_code)
         row = db.roster_row(conn, rid) if rid else None
         return row["email"] if row else None
 
-    extra = [verifier(ws.secret, sender_emails=sender_email, received_from=sender)]
-    result = check(path, form_hint=ws.form, extra=extra, display_name=name)
+    if run_check is None:
+        extra = [verifier(ws.secret, sender_emails=sender_email, received_from=sender)]
+        result = check(path, form_hint=ws.form, extra=extra, display_name=name)
+    else:
+        result = run_check(path, name, sender)
     roster_id, matched_by = match_roster(conn, result)
     if matched_by == "labels":   # no signature to rely on: compare with the approved targets directly
         result.findings.extend(roster_target_findings(conn, roster_id, result))
@@ -178,11 +192,44 @@ def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str
         from ..judge.findings import ERROR, Finding
         result.findings.append(Finding("year-mismatch", ERROR, f"表中年度为 {result.year}，本次自评年度为 {ws.year}", name))
     status = status_of(result, roster_id)
+    if accept is not None and not accept(roster_id):
+        return result, "withheld"
     summary = json.dumps(result_json(result), ensure_ascii=False, default=str)
     db.upsert_return(conn, sha, roster_id, matched_by, status, result.errors, result.warnings, result.total_score,
                      result.grade, result.funds.get("budget"), result.funds.get("spent"), received_at, summary,
                      result.findings)
     return result, status
+
+
+@dataclass
+class Received:
+    """What happened to one incoming file."""
+    sha: str
+    duplicate: bool                       # these bytes were judged before: `previous` is that verdict
+    previous: object = None               # the existing `returns` row of a duplicate
+    result: CheckResult | None = None     # the fresh check result (not for duplicates)
+    status: str = ""                      # valid | errors | unreadable | unmatched | withheld
+
+
+def receive(ws: Workspace, conn, item: Incoming, *, run_check: CheckRunner | None = None,
+            accept: Callable[[int | None], bool] | None = None) -> Received:
+    """Store → record the arrival → judge once per content → record the verdict.
+
+    The one path every returned file takes, from a folder, a zip, IMAP or the
+    upload page, so that all of them get the same findings and supersession.
+    """
+    sha, path, _ = store.put(ws.store_dir, item.data)         # 1. never lose it
+    received_at = db.utc_iso()
+    with db.transaction(conn):                                # 2. record the arrival
+        db.record_file(conn, sha, len(item.data), item.name, received_at)
+        db.record_receipt(conn, sha, item.name, item.source, item.ref, received_at)
+    previous = db.return_by_sha(conn, sha)
+    if previous is not None:                                  # 3. judge once per content
+        return Received(sha, True, previous)
+    first = db.receipts_for(conn, sha)
+    arrived = min((r["received_at"] for r in first), default=received_at)
+    result, status = judge(ws, conn, sha, path, item.name, arrived, item.sender, run_check=run_check, accept=accept)
+    return Received(sha, False, None, result, status)
 
 
 def ingest(ws: Workspace, items: Iterable[Incoming] | None = None, *, imap: bool = False,
@@ -191,20 +238,13 @@ def ingest(ws: Workspace, items: Iterable[Incoming] | None = None, *, imap: bool
     conn = ws.connect()
     try:
         def handle(item: Incoming) -> None:
-            sha, path, _ = store.put(ws.store_dir, item.data)         # 1. never lose it
-            received_at = db.utc_iso()
-            with db.transaction(conn):                                # 2. record the arrival
-                db.record_file(conn, sha, len(item.data), item.name, received_at)
-                db.record_receipt(conn, sha, item.name, item.source, item.ref, received_at)
-            if db.return_by_sha(conn, sha) is not None:                # 3. judge once per content
+            got = receive(ws, conn, item)
+            if got.duplicate:
                 report.duplicates.append(item.name)
                 return
-            first = db.receipts_for(conn, sha)
-            arrived = min((r["received_at"] for r in first), default=received_at)
             if not item.name.lower().endswith(SPREADSHEET_SUFFIXES) and not _looks_like_spreadsheet(item.data):
                 report.skipped.append(item.name)
-            _, status = judge(ws, conn, sha, path, item.name, arrived, item.sender)
-            (report.unmatched if status == "unmatched" else report.new).append(item.name)
+            (report.unmatched if got.status == "unmatched" else report.new).append(item.name)
             if progress:
                 progress(item.name)
 

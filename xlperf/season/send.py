@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import db
 from .mail import MailSettings, Sender, build_message, write_eml
+from .weblink import link_note, unit_link
 from .workspace import Workspace
 
 SEND_BATCH = "initial"
@@ -32,15 +33,17 @@ def _title(ws: Workspace) -> str:
     return ws.title or "项目支出绩效自评"
 
 
-def invitation_body(ws: Workspace, unit_name: str, projects: list[str]) -> str:
+def invitation_body(ws: Workspace, unit_name: str, projects: list[str], link: str = "") -> str:
     lines = "\n".join(f"  {i}. {p}" for i, p in enumerate(projects, 1))
+    web = f"  5. {link_note(link)}\n" if link else ""
     return (f"{unit_name}：\n\n"
             f"现将{ws.year}年度项目支出绩效目标自评表发给你单位，请按附件逐项填写：\n{lines}\n\n"
             f"填写说明：\n"
             f"  1. 请直接在附件表格中填写黄色单元格，表头、预算数和批复的绩效目标已预填并锁定，请勿修改；\n"
             f"  2. 可用 Excel 或 WPS 打开填写，三级指标可插入行；\n"
             f"  3. 得分低于分值的指标，须填写偏差原因及改进措施；\n"
-            f"  4. 填好后请于{deadline_text(ws)}直接回复本邮件，将表格作为附件发回（请勿改文件格式、勿加密）。\n\n"
+            f"  4. 填好后请于{deadline_text(ws)}直接回复本邮件，将表格作为附件发回（请勿改文件格式、勿加密）。\n"
+            f"{web}\n"
             f"如有疑问请与我们联系。\n")
 
 
@@ -94,7 +97,8 @@ def send(ws: Workspace, *, dry_run: bool = False, batch: str = SEND_BATCH, sende
         def compose(address, items):
             unit = items[0][0]["unit_name"]
             return (f"【请填报】{ws.year}年度项目支出绩效目标自评表（{unit}）",
-                    invitation_body(ws, unit, [r["project_name"] for r, _ in items]),
+                    invitation_body(ws, unit, [r["project_name"] for r, _ in items],
+                                    unit_link(ws, conn, items[0][0]["unit_code"])),
                     [p for _, p in items], [r["id"] for r, _ in items])
 
         deliver(ws, conn, groups, compose, kind="send", batch=batch, dry_run=dry_run,

@@ -102,7 +102,7 @@ def test_a_clerk_goes_from_link_to_verdict_in_chromium_and_the_bureau_sees_it(se
         verdict = upload(wrong)
         assert "个错误，请改正后重新上传" in verdict
         table = driver.find_element(By.TAG_NAME, "table").text
-        assert re.search(r"[A-Z]+\d+", table) and "偏差原因" in table
+        assert re.search(r"[A-Z]+\d+", table) and "超过分值" in table
         assert driver.find_elements(By.PARTIAL_LINK_TEXT, "下载反馈表")
         shot(driver, tmp_path, "1-verdict-with-errors.png")
 

@@ -30,6 +30,7 @@ class IndicatorLine:
     score: object = None
     reason: str = ""
     direction: str = ""                        # 正向 / 反向 when the form has a column saying so
+    shared: tuple[str, ...] = ()               # fields merged down from the row above (one score for two rows)
     row: int | None = None                     # 1-based sheet row
     cells: dict[str, str] = field(default_factory=dict)       # field key -> A1 address
     formats: dict[str, str] = field(default_factory=dict)

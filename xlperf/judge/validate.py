@@ -106,11 +106,13 @@ def _decimals_tolerance(raw: object, fmtcode: str) -> float:
         body = text.replace("％", "%").rstrip("%").strip()
         decimals = len(body.split(".")[1]) if "." in body else 0
         scale = 100 if "%" in text.replace("％", "%") else 1
-        return 0.5 * 10 ** (-decimals) / scale + 1e-9
+        # Half a unit of the last digit shown, plus a quarter for rates worked out from rounded
+        # amounts: 86.19 % for 86.183 % is rounding, 99 % for 98.2 % is not.
+        return 0.75 * 10 ** (-decimals) / scale + 1e-9
     if "%" in fmtcode:
         dec = fmtcode.split("%")[0]
         decimals = len(dec.split(".")[1]) if "." in dec else 0
-        return 0.5 * 10 ** (-decimals) / 100 + 1e-9
+        return 0.75 * 10 ** (-decimals) / 100 + 1e-9
     return 0.0001
 
 
@@ -207,7 +209,7 @@ def check_funds(ctx: _Ctx, outcome: Outcome) -> None:
     elif typed_score is None and expected is not None and total and "score" in total.cells:
         ctx.add("score-missing", ERROR, f"预算执行率得分未填写（按执行率计算应为 {fmt(expected)}，请由单位填写）",
                 score_cell, "funds_score")
-    elif typed_score is not None and expected is not None and abs(typed_score - expected) > 0.005:
+    elif typed_score is not None and expected is not None and abs(typed_score - expected) > 0.0105:   # a cent is rounding
         ctx.add("budget-score-mismatch", WARNING,
                 f"预算执行率得分 {fmt(typed_score)} 与按执行率计算的 {fmt(expected)}（{fmt(funds_weight)} × {pct(min(rate or 0, 1))}）不一致",
                 score_cell, "funds_score")
@@ -252,6 +254,11 @@ def _shown(raw: object, fmtcode: str) -> str:
 
 
 _RATE_NAME = re.compile(r"率|比例|占比")
+_EXECUTION_ROW = re.compile(r"^(?:预算)?执行率$")
+_DIRECTION_VERB = re.compile(r"^(?:提高|提升|降低|减少|保持|确保|达到|维持|稳定|逐步|持续|不断|有效)")
+# "一、示范区建立" scored and its "1、…" "2、…" scored too: the points are counted twice.
+_PARENT_ITEM = re.compile(r"^[一二三四五六七八九十]+[、.．]")
+_CHILD_ITEM = re.compile(r"^[（(]?\d+[)）]?[、.．]")
 _COUNT_IN_PROSE = re.compile(r"(\d+(?:\.\d+)?)\s*(个|人次|人|家|所|户|次|项|场|篇|件|村|室)")
 _COUNT_UNITS = {"个", "人", "人次", "家", "所", "户", "次", "项", "场", "篇", "件", "例", "种", "张", "台", "套", "份", "条"}
 
@@ -278,6 +285,8 @@ def check_indicators(ctx: _Ctx, outcome: Outcome) -> None:
         actual = parse_value(line.actual, percent_format="%" in line.formats.get("actual", ""))
         if not line.name and (weight or score is not None):
             ctx.add("indicator-name-missing", WARNING, "已填写分值或得分，但三级指标名称为空", c.get("name", ""), "name")
+        if "weight" in line.shared or "score" in line.shared:
+            has_weights, has_scores = has_weights and "weight" not in line.shared, has_scores and "score" not in line.shared
         if has_weights and weight is None and (line.name or score is not None):
             ctx.add("weight-missing", ERROR, f"“{label}”未填写分值", c.get("weight", ""), "weight")
         # Without a 分值 column (transfer-payment forms) a unit weight still tells direction and over-completion.
@@ -295,7 +304,11 @@ def check_indicators(ctx: _Ctx, outcome: Outcome) -> None:
             ctx.add("target-missing", WARNING, f"“{label}”未填写年度指标值", c.get("target", ""), "target")
         elif target.kind == "quantitative" and target.number is None:
             ctx.add("target-unparseable", ERROR, f"年度指标值“{target.raw}”缺少数值，无法判断是否完成", c.get("target", ""), "target")
-        if line.name and actual.kind == "empty" and target.kind not in ("empty", "na"):
+        elif (target.kind == "qualitative" and _RATE_NAME.search(target.raw[-2:]) and not re.search(r"\d", target.raw)
+              and not _DIRECTION_VERB.match(norm(target.raw))):
+            ctx.add("target-unparseable", WARNING, f"年度指标值“{target.raw}”是指标名称而不是目标值，请填写要达到的比率",
+                    c.get("target", ""), "target")
+        if line.name and actual.kind == "empty":
             ctx.add("actual-missing", WARNING, f"“{label}”未填写实际完成值", c.get("actual", ""), "actual")
         if actual.comparator in (">=", "<=", ">", "<") and actual.kind == "quantitative":
             ctx.add("actual-as-bound", WARNING, f"实际完成值“{actual.raw}”写成了范围，实际完成值应填写实际达到的数值",
@@ -321,9 +334,21 @@ def check_indicators(ctx: _Ctx, outcome: Outcome) -> None:
             ctx.add("actual-unparseable", WARNING, f"“{label}”年度指标值为“{target.raw}”，实际完成值“{actual.raw}”没有数值，"
                     "无法判断是否达到，请填写实际数值", c.get("actual", ""), "actual")
         reason = line.reason.strip()
+        if _EXECUTION_ROW.match(norm(line.name)) and weight and outcome.funds.get("rate") is not None:
+            # Some layouts score 预算执行率 as an indicator row: its points follow the rate like the funds row's.
+            expected = budget_score(weight, outcome.funds["rate"], rules)
+            if score is not None and expected is not None and abs(score - expected) > 0.0105:
+                ctx.add("budget-score-mismatch", WARNING, f"“{label}”得分 {fmt(score)} 与按执行率 {pct(outcome.funds['rate'])} "
+                        f"计算的 {fmt(expected)} 不一致", c.get("score", ""), "score")
+            sug = Suggestion(expected, kind="positive", note="按预算执行率计分")
+            score_ok = True
+        else:
+            score_ok = False
         met = sug.score is not None and weight and sug.score >= weight - 0.005 and sug.kind != "qualitative"
         docked = met and score is not None and score < weight - 0.005
-        if docked:
+        if score_ok:
+            pass
+        elif docked:
             # 完成指标值的，记该指标所赋全部分值 (财预〔2020〕10号): a lower score needs its reason, nothing more.
             if not reason:
                 ctx.add("met-but-docked", WARNING,
@@ -410,7 +435,8 @@ def check_weights(ctx: _Ctx, outcome: Outcome) -> None:
     off_policy: list[tuple[str, float]] = []
     for l1, s in sums.items():
         if l1 and l1 not in policy:
-            ctx.add("level1-unknown", WARNING, f"一级指标“{l1}”不在本表式的指标体系中（{'、'.join(policy)}）", first_cell.get(l1, ""), "level1")
+            ctx.add("level1-unknown", INFO, f"一级指标“{l1}”不在本表式的指标体系中（{'、'.join(policy)}），其分值不按本表式的规定核对",
+                    first_cell.get(l1, ""), "level1")
         declared = loc.declared_level1.get(l1)
         if declared is None and printed:
             declared = policy.get(l1)
@@ -510,6 +536,14 @@ def check_texts(ctx: _Ctx, outcome: Outcome) -> None:
             ctx.add("narrative-placeholder", ERROR, f"“{title}”仍是表样的填写提示“{text[:30]}”，请替换为本项目的实际内容", cell, key)
     if data.goal_planned.strip() and not data.goal_actual.strip() and "goal_actual" in data.cells:
         ctx.add("narrative-missing", ERROR, "年度总体目标的实际完成情况未填写", data.cells["goal_actual"], "goal_actual")
+    if data.goal_actual.strip() and not data.goal_planned.strip() and "goal_planned" in data.cells:
+        ctx.add("narrative-missing", ERROR, "年度总体目标（预期目标）未填写", data.cells["goal_planned"], "goal_planned")
+    year = ctx.loc.year
+    years = [int(y) for y in re.findall(r"(20\d{2})年", norm(data.goal_planned))]
+    spans = [(int(a), int(b)) for a, b in re.findall(r"(20\d{2})\s*[-—–~至到]\s*(20\d{2})", norm(data.goal_planned))]
+    if year and years and year not in years and not any(a <= year <= b for a, b in spans):
+        ctx.add("goal-year-mismatch", WARNING, f"本表为{year}年度，年度总体目标写的却是{'、'.join(f'{y}年' for y in sorted(set(years)))}的目标，"
+                "请核实是否沿用了往年的目标", data.cells.get("goal_planned", ""), "goal_planned")
     for key, title in (("goal_planned", "年度总体目标"), ("goal_actual", "年度目标完成情况")):
         text = getattr(data, key) or ""
         if text and _INSTRUCTION.search(norm(text)):
@@ -534,6 +568,24 @@ def check_texts(ctx: _Ctx, outcome: Outcome) -> None:
 
 def _blank_text(v: object) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
+
+
+def check_double_count(ctx: _Ctx, outcome: Outcome) -> None:
+    """A numbered parent item (一、) scored together with its sub-items (1、2、…)."""
+    inds = outcome.indicators
+    for i, parent in enumerate(inds):
+        if parent.score is None or not _PARENT_ITEM.match(norm(parent.name)):
+            continue
+        children = []
+        for child in inds[i + 1:]:
+            if not _CHILD_ITEM.match(norm(child.name)):
+                break
+            children.append(child)
+        scored = [c.score for c in children if c.score is not None]
+        if len(scored) >= 2:
+            ctx.add("score-double-count", WARNING,
+                    f"“{parent.name}”已计 {fmt(parent.score)} 分，其下各分项又计 {fmt(sum(scored))} 分，同一内容重复计分，请只保留一层得分",
+                    parent.cell, "score")
 
 
 def check_value_columns(ctx: _Ctx, outcome: Outcome) -> None:
@@ -592,7 +644,7 @@ def check_filled(ctx: _Ctx, outcome: Outcome) -> None:
 
 Check = Callable[[_Ctx, Outcome], None]
 CHECKS: tuple[Check, ...] = (check_funds, check_indicators, check_taxonomy, check_weights, check_totals, check_texts, check_value_columns,
-                             check_filled)
+                             check_double_count, check_filled)
 
 
 def validate(loc: Located, spec: FormSpec, path: str = "", *, sheet_protected: bool | None = None,

@@ -159,6 +159,11 @@ def _indicator_lines(view: _View, vocab: Vocabulary, cols: dict[str, int], first
             if not t1 and owner and owner != l1:
                 l1 = owner   # the 一级 label was lost (its first row deleted): the 二级 says where we are
         vals = {k: view.value(r, c) for k, c in cols.items() if k not in ("level1", "level2")}
+        # A 分值/得分 merged over several rows belongs to the first of them, once.
+        shared = tuple(k for k in ("weight", "score") if k in cols and not view.is_own(r, cols[k])
+                       and view.owner[(r, cols[k])][0] < r)
+        for k in shared:
+            vals[k] = None
         if all(_blank(v) for v in vals.values()):
             continue
         name = "" if vals.get("name") is None else str(vals["name"]).strip()
@@ -171,7 +176,7 @@ def _indicator_lines(view: _View, vocab: Vocabulary, cols: dict[str, int], first
             vals["target"], direction = _join_target(vals.pop("target_op", None), vals.pop("target_dir", None),
                                                      vals.get("target"), vals.pop("target_unit", None))
         lines.append(IndicatorLine(
-            level1=l1, level2=l2, name=name, direction=direction,
+            level1=l1, level2=l2, name=name, direction=direction, shared=shared,
             target=vals.get("target"), actual=vals.get("actual"), weight=vals.get("weight"),
             score=vals.get("score"), reason="" if vals.get("reason") is None else str(vals.get("reason")).strip(),
             row=r + 1, cells={k: a1(r, c) for k, c in cols.items()}, formats=_line_formats(view, r, cols)))

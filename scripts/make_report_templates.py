@@ -140,7 +140,7 @@ def _styles(doc) -> None:
     _style(doc, "表注", font=FANGSONG, size=12, align=WD_ALIGN_PARAGRAPH.LEFT, indent=0, line=None, before=2, after=6)
     _style(doc, "图", align=WD_ALIGN_PARAGRAPH.CENTER, indent=0, line=None, before=6, keep_next=True)
     _style(doc, "图题", font=HEITI, size=12, align=WD_ALIGN_PARAGRAPH.CENTER, indent=0, line=None, after=8)
-    _style(doc, "说明文字", font=FANGSONG, size=12, line=20)
+    _style(doc, "说明文字", font=FANGSONG, size=12, line=20, align=WD_ALIGN_PARAGRAPH.LEFT)
     _style(doc, "落款", align=WD_ALIGN_PARAGRAPH.RIGHT, indent=0)
     _style(doc, "页码", font=SONGTI, size=14, align=WD_ALIGN_PARAGRAPH.CENTER, indent=0, line=None)
 
@@ -217,10 +217,11 @@ def tag(doc, text: str):
 
 
 def table(doc, columns: list[tuple[str, str, float, str]], loop: str, *,
-          footers: list[list[tuple[str, str, int]]] = ()):
+          footers: list[list[tuple[str, str, int]]] = (), keep: bool = True):
     """A bordered table: header row, one {%tr for %} row, then footer rows of cells (text, style, span).
 
-    `columns` holds (header, cell template, width in mm, "c" | "l" alignment).
+    `columns` holds (header, cell template, width in mm, "c" | "l" alignment). A `keep` table
+    (a short one) stays on one page; a long one may break, repeating its header.
     """
     rows = 4 + len(footers)
     t = doc.add_table(rows=rows, cols=len(columns))
@@ -244,7 +245,7 @@ def table(doc, columns: list[tuple[str, str, float, str]], loop: str, *,
     _repeat_header(t.rows[0])
     for row in t.rows:                          # a row never breaks across pages
         row._tr.get_or_add_trPr().append(parse_xml(f'<w:cantSplit {nsdecls("w")}/>'))
-    for row in t.rows[:3]:                      # a short table stays on one page with its caption
+    for row in t.rows[:3] if keep else t.rows[:1]:      # a short table stays on one page with its caption
         for c in row.cells:
             c.paragraphs[0].paragraph_format.keep_with_next = True
     t.cell(1, 0).paragraphs[0].add_run(f"{{%tr for {loop} %}}")
@@ -333,7 +334,7 @@ def unit_template(path: Path) -> None:
               ("三级指标", "{{ i.name }}", 38, "l"), ("年度指标值", "{{ i.target }}", 21, "c"),
               ("全年实际值", "{{ i.actual }}", 21, "c"), ("分值", "{{ i.weight }}", 11, "c"),
               ("得分", "{{ i.score }}", 12, "c"), ("完成情况", "{{ i.status }}", 17, "c")],
-          "i in indicators",
+          "i in indicators", keep=False,
           footers=[[("预算执行率", "表格文字", 3), ("100%", "表格文字", 1), ("{{ rate }}", "表格文字", 1),
                     ("{{ funds_weight }}", "表格文字", 1), ("{{ funds_score }}", "表格文字", 1),
                     ("{{ rate_status }}", "表格文字", 1)],
@@ -378,7 +379,8 @@ def unit_template(path: Path) -> None:
     para(d, "系统校验自评表时发现以下{{ findings|length }}个问题尚未解决（错误{{ n_errors }}个，警告{{ n_warnings }}个，"
             "提示{{ n_infos }}个）。报告中的数字可能随更正而变化，请更正自评表后重新生成本报告。")
     table(d, [("序号", "{{ f.no }}", 10, "c"), ("严重程度", "{{ f.severity }}", 17, "c"),
-              ("单元格", "{{ f.cell }}", 15, "c"), ("问题说明", "{{ f.message }}", 114, "l")], "f in findings")
+              ("单元格", "{{ f.cell }}", 15, "c"), ("问题说明", "{{ f.message }}", 114, "l")], "f in findings",
+          keep=False)
     tag(d, "{%p else %}")
     para(d, "系统校验自评表，未发现需要核实的问题。")
     tag(d, "{%p endif %}")
@@ -404,7 +406,7 @@ def province_template(path: Path) -> None:
     para(d, "自评总分平均{{ mean_score }}分，中位数{{ median_score }}分，最低{{ min_score }}分，最高{{ max_score }}分。")
 
     para(d, "二、自评等级分布", "Heading 1")
-    tag(d, "{%p for g in grades %}")
+    tag(d, "{%p for g in grades if g.projects %}")
     para(d, "评为“{{ g.grade }}”的项目{{ g.projects }}个，占项目总数的{{ g.share }}，涉及全年预算资金{{ g.budget }}万元，"
             "占资金总额的{{ g.budget_share }}。")
     tag(d, "{%p endfor %}")
@@ -475,7 +477,7 @@ def province_template(path: Path) -> None:
     caption(d, "表6  未提交和有错误的单位")
     table(d, [("市", "{{ m.city }}", 20, "c"), ("县（区）", "{{ m.county }}", 20, "c"), ("单位", "{{ m.unit }}", 36, "l"),
               ("项目", "{{ m.project }}", 40, "l"), ("情况", "{{ m.reason }}", 18, "c"), ("联系人", "{{ m.contact }}", 22, "l")],
-          "m in missing")
+          "m in missing", keep=False)
     tag(d, "{%p else %}")
     para(d, "名单中的项目均已提交合格的自评表。")
     tag(d, "{%p endif %}")

@@ -55,6 +55,13 @@ def _unfinished(ind) -> bool:
     return ind.status in UNFINISHED or (w is not None and s is not None and s < w - 0.005)
 
 
+def _shortfall(ind) -> str:
+    """How an unfinished indicator fell short, as the deviation paragraph says it."""
+    if ind.status == "met":
+        return "指标已完成但得分低于分值"
+    return STATUS_ZH.get(ind.status, "") or "未完全完成"
+
+
 def _without_cell(message: str, cell: str) -> str:
     return message[len(cell) + 1:] if cell and message.startswith(cell + "：") else message
 
@@ -106,7 +113,7 @@ def unit_context(result: CheckResult, place: Place | None = None, *, source_name
         "n_not_met": statuses.count("not_met"), "n_unknown": statuses.count("unknown"),
         "deviations": [{"name": i.name, "target": i.target or fig.MISSING, "actual": i.actual or fig.MISSING,
                         "weight": fig.score(i.weight), "score": fig.score(i.score),
-                        "status": STATUS_ZH.get(i.status, "") or "未完全完成",
+                        "status": _shortfall(i),
                         "reason": (i.reason or "").strip() or fig.ask("未完成的原因及拟采取的改进措施")}
                        for i in inds if _unfinished(i)],
         "total_score": fig.score(total), "total_weight": fig.score(result.total_weight),

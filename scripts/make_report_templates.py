@@ -421,7 +421,7 @@ def province_template(path: Path) -> None:
             "{% endfor %}（每段含下限、不含上限）。")
 
     para(d, "三、各市预算执行和自评得分", "Heading 1")
-    tag(d, "{%p if cities %}")
+    tag(d, "{%p if best_city %}")
     para(d, "预算执行率最高的是{{ best_city.name }}（{{ best_city.rate }}），最低的是{{ worst_city.name }}"
             "（{{ worst_city.rate }}）{% if low_cities %}；低于{{ low_rate }}的有{{ low_cities }}{% endif %}。"
             "各市情况见表2、图2和图3。")

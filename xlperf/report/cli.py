@@ -43,7 +43,7 @@ def one_file(path: Path, project: str | None, output: Path | None, console: Cons
     if not path.is_file():
         raise XlperfError(f"找不到文件：{path}", code="report-file-missing")
     result = check(path)
-    out = output or Path(report_name(place_of(result), result.year))
+    out = output or Path(report_name(place_of(result), result.year, fallback=path.stem))
     draft_unit_report(result, out, source_name=path.name)
     console.print(f"已起草自评报告：{out}（{len(result.findings)} 个待核实事项）", soft_wrap=True, highlight=False)
 

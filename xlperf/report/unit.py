@@ -127,9 +127,10 @@ def unit_context(result: CheckResult, place: Place | None = None, *, source_name
     }
 
 
-def report_name(place: Place, year: int | str | None) -> str:
+def report_name(place: Place, year: int | str | None, fallback: str = "") -> str:
     """File name of a unit's report: 单位_项目_2024年度自评报告.docx, safe on every file system."""
-    stem = f"{place.unit}_{place.project}_{year or ''}年度自评报告"
+    who = "_".join(x for x in (place.unit, place.project) if x) or fallback or "自评表"
+    stem = f"{who}_{year or ''}年度自评报告"
     return re.sub(r'[\\/:*?"<>|\s]+', "", stem)[:120] + ".docx"
 
 

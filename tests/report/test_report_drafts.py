@@ -300,3 +300,14 @@ def test_reports_open_in_libreoffice_and_render_to_pages(province, libreoffice, 
             old.unlink()
         subprocess.run(["pdftoppm", "-r", "80", "-png", str(pdf), str(PAGES / stem)], check=True)
         assert list(PAGES.glob(f"{stem}-*.png"))
+
+
+def test_whatever_a_county_typed_comes_through_as_plain_text(province, tmp_path):
+    """Markup, Jinja braces and control characters in a 偏差原因 never break or steer the document."""
+    from xlperf.report.unit import draft_unit_report
+    _, returned = province
+    result = check(sorted(returned.values())[2])
+    short = next(i for i in result.indicators if i.score is not None and i.score < i.weight)
+    short.reason = "执行率<90% & 资金>0\x07；{{ 7*7 }}{% if true %}x{% endif %}"
+    out = draft_unit_report(result, tmp_path / "原样.docx")
+    assert "执行率<90% & 资金>0；{{ 7*7 }}{% if true %}x{% endif %}" in text_of(out)

@@ -115,7 +115,7 @@ def test_a_units_report_states_every_figure_of_its_return(province, tmp_path):
     text = text_of(out)
     assert (f"全年预算数{money(f['budget'])}万元，全年执行数{money(f['spent'])}万元，"
             f"预算执行率{pct(f['rate'])}") in text
-    assert f"预算执行率低于90%，【请补充：资金未执行完毕的原因】" in text
+    assert "预算执行率低于90%，【请补充：资金未执行完毕的原因】" in text
     rows = {r[2]: r for r in table_rows(out, "一级指标")[1:]}
     for ind in expected.indicators:
         row = rows[ind.name]
@@ -185,6 +185,8 @@ def test_the_draft_is_set_like_an_official_document(province, tmp_path):
     title = d.styles["Title"].element.rPr.rFonts
     assert title.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia") == "方正小标宋简体"
     assert d.paragraphs[0].style.name == "Title"
+    indicators = d.tables[0]._tbl.xml                     # 一级/二级指标 merged down their groups, as on the form
+    assert indicators.count('w:vMerge w:val="restart"') >= 3
 
 
 def test_a_province_rewords_the_report_in_its_template_without_code(province, tmp_path, monkeypatch):

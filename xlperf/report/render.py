@@ -142,14 +142,18 @@ def merge_indicator_levels(table) -> None:
     rows = table.rows
     if len(rows) < 3:
         return
-    head = [c.text.strip() for c in rows[0].cells]
+    ncols = len(table.columns)
+    grid = table._cells                      # one snapshot: table.cell() rebuilds the whole grid per call
+    at = lambda i, c: grid[i * ncols + c]    # noqa: E731
+    head = [at(0, c).text.strip() for c in range(ncols)]
     if not all(h in head for h in MERGE_HEADERS):
         return
     cols = [head.index(h) for h in MERGE_HEADERS]
     width = len(rows[0]._tr.tc_lst)
     body = [i for i in range(1, len(rows)) if len(rows[i]._tr.tc_lst) == width]
+    text = {(i, c): at(i, c).text.strip() for i in body for c in cols}
     for k, col in enumerate(cols):
-        keys = {i: tuple(table.cell(i, c).text.strip() for c in cols[:k + 1]) for i in body}
+        keys = {i: tuple(text[i, c] for c in cols[:k + 1]) for i in body}
         start = 0
         while start < len(body):
             end = start
@@ -157,10 +161,9 @@ def merge_indicator_levels(table) -> None:
                    and keys[body[start]][-1]):
                 end += 1
             if end > start:
-                top = table.cell(body[start], col)
                 for i in body[start + 1:end + 1]:
-                    for p in table.cell(i, col).paragraphs:     # empty cells merge without leaving blank lines
+                    for p in at(i, col).paragraphs:     # empty cells merge without leaving blank lines
                         for r in p.runs:
                             r._r.getparent().remove(r._r)
-                top.merge(table.cell(body[end], col))
+                at(body[start], col).merge(at(body[end], col))
             start = end + 1

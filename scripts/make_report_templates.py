@@ -61,19 +61,11 @@ def _fonts(el, latin: str, east_asia: str) -> None:
 
 def _indent_chars(pf_el, chars: int, size_pt: float) -> None:
     """First-line indent in characters (w:firstLineChars), with the twips value for older readers."""
-    ppr = pf_el.get_or_add_pPr()
-    ind = ppr.find(qn("w:ind"))
-    if ind is None:
-        ind = ppr.makeelement(qn("w:ind"), {})
-        ppr.append(ind)
+    ind = pf_el.get_or_add_pPr().get_or_add_ind()        # python-docx keeps the schema's element order
     for a in list(ind.attrib):
         del ind.attrib[a]
-    if chars:
-        ind.set(qn("w:firstLineChars"), str(chars * 100))
-        ind.set(qn("w:firstLine"), str(int(chars * size_pt * 20)))
-    else:
-        ind.set(qn("w:firstLine"), "0")
-        ind.set(qn("w:firstLineChars"), "0")
+    ind.set(qn("w:firstLineChars"), str(chars * 100))
+    ind.set(qn("w:firstLine"), str(int(chars * size_pt * 20)))
 
 
 def _style(doc, name: str, *, base: str | None = "Normal", font: str = FANGSONG, size: float = BODY_PT,
@@ -227,11 +219,14 @@ def table(doc, columns: list[tuple[str, str, float, str]], loop: str, *,
     t = doc.add_table(rows=rows, cols=len(columns))
     t.style = doc.styles["Table Grid"]
     t.alignment = WD_TABLE_ALIGNMENT.CENTER
-    t.autofit = False
-    tblpr = t._tbl.tblPr
-    tblpr.append(tblpr.makeelement(qn("w:tblLayout"), {qn("w:type"): "fixed"}))
-    tblpr.append(parse_xml(f'<w:tblCellMar {nsdecls("w")}><w:left w:w="{CELL_MARGIN}" w:type="dxa"/>'
-                           f'<w:right w:w="{CELL_MARGIN}" w:type="dxa"/></w:tblCellMar>'))
+    t.autofit = False                           # w:tblLayout fixed
+    margins = parse_xml(f'<w:tblCellMar {nsdecls("w")}><w:left w:w="{CELL_MARGIN}" w:type="dxa"/>'
+                        f'<w:right w:w="{CELL_MARGIN}" w:type="dxa"/></w:tblCellMar>')
+    look = t._tbl.tblPr.find(qn("w:tblLook"))   # schema order: … tblLayout, tblCellMar, tblLook
+    if look is not None:
+        look.addprevious(margins)
+    else:
+        t._tbl.tblPr.append(margins)
     for j, (head, cell, width, align) in enumerate(columns):
         t.columns[j].width = Mm(width)          # w:gridCol, which LibreOffice and WPS follow
         for i in range(rows):

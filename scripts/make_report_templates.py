@@ -240,7 +240,7 @@ def table(doc, columns: list[tuple[str, str, float, str]], loop: str, *,
     _repeat_header(t.rows[0])
     for row in t.rows:                          # a row never breaks across pages
         row._tr.get_or_add_trPr().append(parse_xml(f'<w:cantSplit {nsdecls("w")}/>'))
-    for row in t.rows[:3] if keep else t.rows[:1]:      # a short table stays on one page with its caption
+    for row in t.rows if keep else t.rows[:1]:  # a short table stays on one page with its caption and note
         for c in row.cells:
             c.paragraphs[0].paragraph_format.keep_with_next = True
     t.cell(1, 0).paragraphs[0].add_run(f"{{%tr for {loop} %}}")

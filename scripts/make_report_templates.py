@@ -278,6 +278,10 @@ def _appendix(p) -> None:
 
 
 def caption(doc, text: str, style: str = "表题"):
+    """A table caption; the sentence introducing the table stays on its page."""
+    before = doc.paragraphs[-1] if doc.paragraphs else None
+    if before is not None and not before.text.startswith("{%"):
+        before.paragraph_format.keep_with_next = True
     return doc.add_paragraph(text, style=style)
 
 

@@ -6,7 +6,9 @@ are done to whatever the template says:
 * every 【请补充：…】 gets a yellow highlight, so no gap is overlooked;
 * in a table whose header names both 一级指标 and 二级指标 (the indicator
   structure), equal neighbouring cells of those columns are merged, as the
-  forms themselves show them.
+  forms themselves show them;
+* a table's last row no longer "keeps with next": the rows of a short table
+  hold together, but a table does not drag what follows onto a new page.
 Text from the returns is escaped (autoescape) and stripped of characters XML
 cannot hold, so nothing a county typed can break the document.
 """
@@ -73,6 +75,7 @@ def render(name: str, context: dict, out: Path) -> Path:
     highlight_placeholders(doc)
     for table in _tables(doc):
         merge_indicator_levels(table)
+        release_last_row(table)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.part{os.getpid()}.docx")
@@ -135,6 +138,17 @@ def highlight_placeholders(doc) -> int:
                     found += 1
             run._r.getparent().remove(run._r)
     return found
+
+
+def release_last_row(table) -> None:
+    """The template keeps a short table's rows together; the filled table's last row ends that chain."""
+    if not table.rows:
+        return
+    for tc in table.rows[-1]._tr.tc_lst:
+        for p in tc.iterchildren("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}p"):
+            ppr = p.pPr
+            if ppr is not None and ppr.keepNext is not None:
+                ppr._remove_keepNext()
 
 
 def merge_indicator_levels(table) -> None:

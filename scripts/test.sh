@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui)
+[ -e /usr/lib/libreoffice/program/libswlo.so ] || need+=(libreoffice-writer-nogui)   # reports (.docx → PDF)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)                        # report pages as PNG
+fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-noto-cjk)                  # Chinese text in reports and charts
 /usr/bin/python3 -c "import uno" >/dev/null 2>&1 || need+=(python3-uno)
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)

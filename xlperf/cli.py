@@ -377,6 +377,30 @@ def link_cmd(workspace: Path, unit_codes: tuple[str, ...], revoke: bool) -> None
         console.print("旧链接已作废。请重新生成（xlperf generate）并发送表格，或直接把新链接告知单位。")
 
 
+@main.command("report")
+@click.argument("target", required=False)
+@click.argument("project", required=False)
+@click.option("--province", "province", is_flag=True, help="起草全省汇总分析报告（同时重写汇总表，两者数字一致）")
+@click.option("--all", "all_", is_flag=True, help="每份合格的当前回传起草一份自评报告（reports/自评报告/）")
+@workspace_option
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="输出 .docx 文件；--all 或一个单位有多个项目时为文件夹")
+@friendly
+def report_cmd(target, project, province, all_, workspace, output) -> None:
+    """起草报告（.docx）：xlperf report 单位 [项目]、xlperf report 自评表文件、--province、--all。"""
+    from .report import cli as report_cli
+    if sum(bool(x) for x in (target, province, all_)) != 1:
+        raise XlperfError("请给出单位（或自评表文件）、--province 或 --all 其中之一", code="report-usage")
+    if province:
+        report_cli.province(_open(workspace), output, console)
+    elif all_:
+        report_cli.all_units(_open(workspace), output, console)
+    elif report_cli.is_file_target(target):
+        report_cli.one_file(Path(target), project, output, console)
+    else:
+        report_cli.one_unit(_open(workspace), target, project, output, console, err_console)
+
+
 @main.command("demo")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=Path("xlperf-demo"),
               show_default=True, help="演示工作区文件夹（已存在时自动另起新文件夹）")

@@ -61,6 +61,29 @@ def convert(src: Path, fmt: str, outdir: Path, timeout: int = 180) -> Path:
     return out
 
 
+def convert_many(srcs: list[Path], fmt: str, outdir: Path, timeout: int = 300) -> list[Path]:
+    """`convert` for several files in one LibreOffice start (each start costs seconds)."""
+    exe = soffice()
+    if exe is None:
+        raise RuntimeError("LibreOffice (soffice) is not installed; run scripts/test.sh")
+    outdir.mkdir(parents=True, exist_ok=True)
+    prof = _profile()
+    try:
+        env = dict(os.environ, HOME=str(prof))
+        proc = subprocess.run(
+            [exe, f"-env:UserInstallation=file://{prof}", "--headless", "--norestore",
+             "--convert-to", FILTERS.get(fmt, fmt), "--outdir", str(outdir), *map(str, srcs)],
+            capture_output=True, text=True, timeout=timeout, env=env,
+        )
+    finally:
+        shutil.rmtree(prof, ignore_errors=True)
+    outs = [outdir / (Path(s).stem + "." + fmt) for s in srcs]
+    missing = [o for o in outs if not o.exists()]
+    if missing:
+        raise RuntimeError(f"LibreOffice did not write {missing}: {proc.stdout} {proc.stderr}")
+    return outs
+
+
 def run_uno_script(script: str, *args: str, timeout: int = 180) -> str:
     """Run a Python-UNO script (Debian python3-uno) with the system interpreter.
 

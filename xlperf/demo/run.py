@@ -97,6 +97,7 @@ def run_demo(outdir: Path, console: Console | None = None) -> Path:
     st = _status(ws, say)
 
     summary = _aggregate(ws, say)
+    _reports(ws, say)
     say(f"[bold green]完成。[/bold green] 汇总表：{summary}")
     say(f"   仍未提交或有错误：{len(st.pending)} 个单位项目；全部收到的文件都保存在 {ws.store_dir}")
     _web_hint(ws, say)
@@ -136,6 +137,22 @@ def _aggregate(ws, say) -> Path:
     summary = aggregate_workspace(ws, out, csv_dir=ws.reports_dir / "csv")
     say(f"8. 全省汇总：{out}（CSV 导出：{ws.reports_dir / 'csv'}）")
     return out
+
+
+def _reports(ws, say) -> None:
+    """The written reports: the province's analysis and one unit's draft."""
+    from ..report.workspace import draft_province, draft_unit
+    from ..season import db
+    report, _, _ = draft_province(ws)
+    conn = ws.connect()
+    try:
+        first = next(r for r in db.latest_returns(conn) if r["status"] == "valid")
+    finally:
+        conn.close()
+    unit = draft_unit(ws, first["unit_code"], first["project_code"]).written[0]
+    say("9. 起草报告（.docx，黄色底纹处待补充）：")
+    say(f"   汇总分析报告：{report}", soft_wrap=True)
+    say(f"   自评报告（示例）：{unit}", soft_wrap=True)
 
 
 def remove_demo(path: Path) -> None:  # pragma: no cover - a convenience for people trying it twice

@@ -13,7 +13,7 @@ from ..season import db
 from ..season.workspace import Workspace
 from .aggregate import summarize
 from .frames import export_csv, export_parquet
-from .model import Entry, Expected
+from .model import Entry, Expected, Summary
 from .workbook import write_summary
 
 
@@ -36,14 +36,19 @@ def workspace_entries(conn, expected: list[Expected]) -> list[Entry]:
     return entries
 
 
-def aggregate_workspace(ws: Workspace, out: Path, *, csv_dir: Path | None = None, parquet_dir: Path | None = None):
+def summarize_workspace(ws: Workspace) -> tuple[Summary, list[Entry]]:
+    """The province summary of a workspace, with the entries it was built from (the written report needs both)."""
     conn = ws.connect()
     try:
         expected = expected_rows(conn)
         entries = workspace_entries(conn, expected)
     finally:
         conn.close()
-    summary = summarize(entries, expected, year=ws.year, form=ws.form, produced_from=f"工作区 {ws.root}")
+    return summarize(entries, expected, year=ws.year, form=ws.form, produced_from=f"工作区 {ws.root}"), entries
+
+
+def aggregate_workspace(ws: Workspace, out: Path, *, csv_dir: Path | None = None, parquet_dir: Path | None = None):
+    summary, _ = summarize_workspace(ws)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_summary(summary, out)
     if csv_dir:

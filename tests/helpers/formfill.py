@@ -29,7 +29,8 @@ def indicator_rows(wb) -> list[int]:
 
 
 def fill(src: Path, dst: Path, *, header: dict | None = None, funds: dict | None = None,
-         rows: list[dict] | None = None, goal_actual: str | None = None, extra: dict | None = None) -> Path:
+         rows: list[dict] | None = None, goal_actual: str | None = None, extra: dict | None = None,
+         goal_planned: str | None = None) -> Path:
     """`rows[i]` fills the i-th indicator row ({'name','target','actual','weight','score','reason'})."""
     wb = openpyxl.load_workbook(src)
     for k, v in (header or {}).items():
@@ -38,6 +39,8 @@ def fill(src: Path, dst: Path, *, header: dict | None = None, funds: dict | None
         cell(wb, f"funds_{row}_{col}").value = v
     if goal_actual is not None:
         cell(wb, "goal_actual").value = goal_actual
+    if goal_planned is not None:
+        cell(wb, "goal_planned").value = goal_planned
     if rows:
         ws, r0, _, r1, _ = named(wb, "ind_name")
         cols = {k: named(wb, f"ind_{k}")[2] for k in ("name", "target", "actual", "weight", "score", "reason")}

@@ -52,6 +52,7 @@ def county_fill(template: Path, dst: Path, overrides=None, **kw) -> Path:
                                        "department": "绥宁县医疗保障局", "project_leader": "李明"},
                 funds={("current", "budget"): 320, ("current", "spent"): 300, ("other", "budget"): 0,
                        ("other", "spent"): 0},
+                goal_planned="全年参保率保持在95%以上，医保信息系统稳定运行。",
                 goal_actual="全年完成参保扩面和信息系统运维工作。", rows=rows(overrides), **kw)
 
 

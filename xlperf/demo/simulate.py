@@ -58,6 +58,10 @@ def fill_return(template: Path, dst: Path, *, seed: int, spent_share: float | No
         ls, lr, lc, _, _ = _named(wb, "project_leader")
         if not ls.cell(lr, lc).value:
             ls.cell(lr, lc).value = "李明 0739-7621234"
+    if "goal_planned" in wb.defined_names:
+        ps, pr, pc, _, _ = _named(wb, "goal_planned")
+        if not ps.cell(pr, pc).value:
+            ps.cell(pr, pc).value = "保障参保群众待遇，推进医保信息化和经办服务能力建设，全年完成批复的各项绩效指标。"
     gs, gr, gc, _, _ = _named(wb, "goal_actual")
     note = "" if share >= 0.9 else f"资金执行率{share:.0%}，部分资金因项目进度尚未支付。"
     gs.cell(gr, gc).value = "全年完成年度绩效目标，参保扩面、信息系统运维等工作按计划推进。" + note

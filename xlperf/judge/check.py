@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..errors import UnreadableFile
-from .findings import ERROR, Finding
+from .findings import ERROR, INFO, Finding
 from ..read import read_grid
 from ..read.grid import Grid
 from ..read.locate import Located, locate
@@ -93,6 +93,10 @@ def check_grid(grid: Grid, specs: list[FormSpec] | None = None, *, form_hint: st
     formulas = sheet.formulas if (grid.format == "xlsx" or (sheet and sheet.formulas)) else None
     outcome = validate(loc, spec, path, sheet_protected=sheet.protected if sheet else None,
                        formulas=formulas, extra=extra)
+    if loc.by == "labels" and loc.identity is None:
+        # A copy the unit typed itself: say which definition's rules it was judged by.
+        outcome.findings.insert(0, Finding("form-variant", INFO, f"本表不是下发的模板，已按栏目名称读取，并按“{spec.name}”的规则校验",
+                                           path, loc.sheet))
     h = loc.data.header
     return CheckResult(
         path=path, format=grid.format, application=grid.application, form=spec.id, year=loc.year,

@@ -421,7 +421,13 @@ def check_weights(ctx: _Ctx, outcome: Outcome) -> None:
         ctx.add("satisfaction-missing", WARNING, f"表中没有{satisfaction}，项目支出绩效目标一般应设置服务对象满意度指标，请核实",
                 outcome.indicators[0].weight_cell or outcome.indicators[0].cell, "level1")
     if not any("weight" in l.cells for l in loc.data.indicators):
-        return  # a form without 分值 columns (transfer-payment layout) has no weights to check
+        # No 分值 column: weights are unknown, not missing; the block's points printed beside it still bound its scores.
+        block, scored = loc.indicators_weight, [i.score for i in outcome.indicators if i.score is not None]
+        double = any(f.code == "score-double-count" for f in ctx.out)
+        if block is not None and scored and sum(scored) > block + 0.005 and not double:
+            ctx.add("score-range", ERROR, f"各指标得分合计 {fmt(sum(scored))}，超过指标部分的分值 {fmt(block)}",
+                    outcome.indicators[0].cell, "score")
+        return
     # The form prints its own split when our template wrote it, or when the 一级 labels carry it: 产出指标(50分).
     printed = loc.by == "names"
     sums: dict[str, float] = {}
@@ -643,8 +649,8 @@ def check_filled(ctx: _Ctx, outcome: Outcome) -> None:
 
 
 Check = Callable[[_Ctx, Outcome], None]
-CHECKS: tuple[Check, ...] = (check_funds, check_indicators, check_taxonomy, check_weights, check_totals, check_texts, check_value_columns,
-                             check_double_count, check_filled)
+CHECKS: tuple[Check, ...] = (check_funds, check_indicators, check_taxonomy, check_double_count, check_weights, check_totals,
+                             check_texts, check_value_columns, check_filled)
 
 
 def validate(loc: Located, spec: FormSpec, path: str = "", *, sheet_protected: bool | None = None,

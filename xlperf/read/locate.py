@@ -67,6 +67,7 @@ class Located:
     title: str = ""
     funds_label: str = ""
     declared_level1: dict[str, float] = field(default_factory=dict)   # 产出指标(50分) → 50
+    indicators_weight: float | None = None      # 年度目标(80分): the whole indicator block's points
     identity: dict[str, str] | None = None      # the `_xlperf` sheet, if any
     identity_state: str = ""
     formula_cells: dict[str, str] = field(default_factory=dict)       # field → A1 that must hold a formula
@@ -394,6 +395,11 @@ def locate_by_labels(grid: Grid, spec: FormSpec, sheet: Sheet) -> Located | None
     cols, header_bottom = _indicator_columns(view, hits, ind_r)
     data = FormData()
     loc = Located(form_id=spec.id, sheet=sheet.name, by="labels", data=data)
+    for c in range(0, min(cols.values(), default=0)):
+        w = weight_in_label(view.text(ind_r, c))
+        if w is not None:
+            loc.indicators_weight = w      # 年度绩效目标(80分) / 绩效指标(90分) beside the header
+            break
 
     # The indicator block runs from below its header to the 总分/合计 row.
     end = max(r for (r, _) in sheet.values) if sheet.values else ind_r

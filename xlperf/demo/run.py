@@ -114,7 +114,7 @@ def _web_hint(ws, say) -> None:
         link = unit_link(ws, conn, first["unit_code"])
     finally:
         conn.close()
-    say("9. 网页提交：在演示工作区中设置局端密码并启动网页：", soft_wrap=True)
+    say("10. 网页提交：在演示工作区中设置局端密码并启动网页：", soft_wrap=True)
     say(f"   cd {ws.root} && xlperf serve --set-password && xlperf serve", soft_wrap=True)
     say(f"   局端（回收情况）：{DEMO_URL}/admin    各单位的专用链接：xlperf link", soft_wrap=True)
     say(f"   例如 {first['unit_name']}：{link}", soft_wrap=True)

@@ -6,9 +6,11 @@ because at most a few chunks are in flight.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +32,70 @@ def _check_chunk(paths: list[str]) -> list[CheckResult]:
     return [_slim(check(p)) for p in paths]
 
 
+DEFAULT_TIMEOUT = 30.0
+
+
+def file_timeout() -> float:
+    """Seconds one file may take to be judged: $XLPERF_FILE_TIMEOUT, else 30."""
+    try:
+        t = float(os.environ.get("XLPERF_FILE_TIMEOUT", "") or DEFAULT_TIMEOUT)
+    except ValueError:
+        t = DEFAULT_TIMEOUT
+    return t if t > 0 else DEFAULT_TIMEOUT
+
+
+def timeout_result(path: str, seconds: float) -> CheckResult:
+    return CheckResult(path=path, readable=False, findings=[Finding(
+        "check-timeout", ERROR, f"读取和校验此文件超过 {seconds:g} 秒仍未完成，已停止（文件结构异常或过于庞大），"
+        "其他文件照常处理；请让单位用 Excel 或 WPS 重新保存后再提交", path)])
+
+
+def crashed_result(path: str) -> CheckResult:
+    return CheckResult(path=path, readable=False, findings=[Finding(
+        "reader-crashed", ERROR, "读取此文件时读取程序异常退出（文件可能已损坏），请让单位用 Excel 或 WPS 重新保存后再提交", path)])
+
+
+def _child(conn, path: str, kwargs: dict) -> None:
+    try:
+        conn.send(check(path, **kwargs))
+    finally:
+        conn.close()
+
+
+def check_bounded(path: Path | str, *, timeout: float | None = None, **kwargs) -> CheckResult:
+    """`check(path, **kwargs)` in a child process that is killed after `timeout` seconds.
+
+    One file that hangs a reader or kills it (a Rust abort, memory running out)
+    comes back as a `check-timeout` or `reader-crashed` finding and the caller
+    goes on. `kwargs` may hold closures: the child is forked, nothing is pickled
+    on the way in.
+    """
+    p = str(path)
+    shown = kwargs.get("display_name") or p
+    timeout = file_timeout() if timeout is None else timeout
+    if "fork" not in multiprocessing.get_all_start_methods():    # pragma: no cover - Windows
+        return check(p, **kwargs)
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(send, p, kwargs), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        if not recv.poll(timeout):
+            return timeout_result(shown, timeout)
+        try:
+            return recv.recv()
+        except (EOFError, OSError):
+            return crashed_result(shown)
+    finally:
+        recv.close()
+        if proc.is_alive():
+            proc.join(0.5)
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+
+
 def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progress: bool = True,
                 chunk: int = 32) -> Iterator[CheckResult]:
     """Check files in worker processes; yields results in input order, holding few in memory.
@@ -42,8 +108,8 @@ def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progres
     bar = _Progress(len(items)) if progress else None
     try:
         if jobs == 1 or len(items) <= chunk:
-            for p in items:
-                res = _slim(check(p))
+            for p in items:     # jobs=1 stays in this process (profiling); a small batch pays a fork per file
+                res = _slim(check(p) if jobs == 1 else check_bounded(p))
                 if bar:
                     bar.advance(1)
                 yield res
@@ -55,44 +121,53 @@ def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progres
                     if bar:
                         bar.advance(len(done))
                     yield from done
-            except BrokenProcessPool:
-                # A worker died (a reader aborted, or memory ran out). Re-run the head chunk one file
-                # per process so the culprit is reported as its own finding, then go on with a new pool.
+            except (BrokenProcessPool, _ChunkTimeout):
+                # A worker died (a reader aborted, or memory ran out) or hangs. Re-run the head chunk one
+                # file per process under the time budget so the culprit is reported as its own finding,
+                # then go on with a new pool.
                 for p in remaining.popleft():
                     if bar:
                         bar.advance(1)
-                    yield _isolated(p)
+                    yield _slim(check_bounded(p))
     finally:
         if bar:
             bar.close()
 
 
+class _ChunkTimeout(Exception):
+    """The head chunk took longer than one file's time budget: some file in it hangs."""
+
+
 def _pooled(remaining: deque, jobs: int) -> Iterator[list[CheckResult]]:
     """Results of `remaining` chunks in order, popping each chunk only once it is done."""
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        pending: deque[Future] = deque()
-        queued = iter(list(remaining))
-        for c in queued:
-            pending.append(pool.submit(_check_chunk, c))
-            if len(pending) >= 2 * jobs:
-                break
-        while pending:
-            done = pending[0].result()      # raises BrokenProcessPool if any worker died
-            pending.popleft()
-            remaining.popleft()
-            nxt = next(queued, None)
-            if nxt is not None:
-                pending.append(pool.submit(_check_chunk, nxt))
-            yield done
+    pool = ProcessPoolExecutor(max_workers=jobs)
+    try:
+        yield from _pooled_in(pool, remaining, jobs)
+    except FutureTimeout:
+        for proc in list((pool._processes or {}).values()):    # a hung worker never returns: end it
+            proc.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise _ChunkTimeout() from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _isolated(path: str) -> CheckResult:
-    with ProcessPoolExecutor(max_workers=1) as one:
-        try:
-            return one.submit(_check_chunk, [path]).result()[0]
-        except BrokenProcessPool:
-            return CheckResult(path=path, readable=False, findings=[Finding(
-                "reader-crashed", ERROR, "读取此文件时读取程序异常退出（文件可能已损坏），请让单位用 Excel 或 WPS 重新保存后再提交", path)])
+def _pooled_in(pool: ProcessPoolExecutor, remaining: deque, jobs: int) -> Iterator[list[CheckResult]]:
+    budget = file_timeout()
+    pending: deque[Future] = deque()
+    queued = iter(list(remaining))
+    for c in queued:
+        pending.append(pool.submit(_check_chunk, c))
+        if len(pending) >= 2 * jobs:
+            break
+    while pending:
+        done = pending[0].result(timeout=budget)   # BrokenProcessPool if a worker died
+        pending.popleft()
+        remaining.popleft()
+        nxt = next(queued, None)
+        if nxt is not None:
+            pending.append(pool.submit(_check_chunk, nxt))
+        yield done
 
 
 class _Progress:

@@ -9,22 +9,27 @@ judging is the absence of its `returns` row, not of its receipt.
 from __future__ import annotations
 
 import json
+import sqlite3
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from . import db, store
-from ..judge.check import CheckResult, check
+from . import db, store, unzip
+from ..judge.batch import check_bounded
+from ..judge.check import CheckResult
 from ..read.detect import SPREADSHEET_SUFFIXES
 from ..judge.identity import verifier
 from ..form.labels import norm
 from ..judge.serialize import result_json
+from .lock import workspace_lock
 from .workspace import Workspace
+from ..errors import WorkspaceError
 
-MAX_MEMBER = 50_000_000     # bytes; a zip member larger than this is refused (decompression bomb)
-MAX_MEMBERS = 5000
+MAX_MEMBER = unzip.MAX_MEMBER     # bytes; a zip member inflating past this is refused (decompression bomb)
+MAX_MEMBERS = unzip.MAX_MEMBERS
+MAX_FILE = 50_000_000              # bytes; a loose file larger than this is refused before it is read
 
 
 @dataclass
@@ -46,56 +51,46 @@ class CollectReport:
 
 
 def zip_member_name(info: zipfile.ZipInfo) -> str:
-    """Member names written by Windows tools are GBK without the UTF-8 flag; Python reads them as cp437."""
-    if info.flag_bits & 0x800:
-        return info.filename
-    try:
-        raw = info.filename.encode("cp437")
-    except UnicodeEncodeError:
-        return info.filename
-    for enc in ("utf-8", "gb18030"):
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    return info.filename
+    """Member names: the UTF-8 flag, else CP437 Latin, UTF-8 or GBK as common unzip tools decide."""
+    return unzip.member_name(info)
 
 
 def from_zip(path: Path, ref_prefix: str = "", report: CollectReport | None = None) -> Iterator[Incoming]:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = [i for i in zf.infolist() if not i.is_dir()][:MAX_MEMBERS]
-            for info in infos:
-                name = zip_member_name(info)
-                base = Path(name).name
-                if base.startswith(("~$", ".")) or "__MACOSX" in name:
-                    continue
-                if info.file_size > MAX_MEMBER:
-                    if report is not None:
-                        report.problems.append(f"{path.name}：{name} 解压后过大，已跳过")
-                    continue
-                data = zf.read(info)
-                ref = f"{ref_prefix or path}!{name}"
-                if base.lower().endswith(".zip"):
-                    with tempfile.TemporaryDirectory() as tmp:
-                        inner = Path(tmp) / "inner.zip"
-                        inner.write_bytes(data)
-                        yield from from_zip(inner, ref, report)
-                    continue
-                yield Incoming(base, data, "zip", ref)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        if report is not None:
-            report.problems.append(f"{path.name}：压缩包损坏，无法解压（{exc}）")
+    """Every file in the zip (nested zips opened); each member left out gets its own message."""
+    problems = report.problems if report is not None else []
+    for m in unzip.members(Path(path), ref_prefix or str(path), problems):
+        yield Incoming(m.name, m.data, "zip", m.ref)
+
+
+def _too_big(path: Path, size: int) -> str:
+    return (f"{path}：文件有 {size / 1e6:,.0f} MB，超过上限 {MAX_FILE / 1e6:,.0f} MB，未收集"
+            "（自评表通常不到 5 MB，请确认是否发错了文件）")
 
 
 def from_folder(folder: Path, report: CollectReport | None = None) -> Iterator[Incoming]:
+    problems = report.problems if report is not None else []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         if path.name.startswith(("~$", ".")):
             continue
         if path.suffix.lower() == ".zip":
             yield from from_zip(path, str(path), report)
-        else:
-            yield Incoming(path.name, path.read_bytes(), "folder", str(path.resolve()))
+            continue
+        item = _from_file(path, problems)
+        if item is not None:
+            yield item
+
+
+def _from_file(path: Path, problems: list[str]) -> Incoming | None:
+    """One loose file, refused by its size before a byte is read."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE:
+            problems.append(_too_big(path, size))
+            return None
+        return Incoming(path.name, path.read_bytes(), "folder", str(path.resolve()))
+    except OSError as exc:
+        problems.append(f"{path}：无法读取（{exc.strerror or exc}），未收集")
+        return None
 
 
 def from_imap(ws: Workspace, report: CollectReport, handle: Callable[[Incoming], None]) -> None:
@@ -163,14 +158,19 @@ def status_of(result: CheckResult, roster_id: int | None) -> str:
 
 def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str,
           sender: str = "") -> tuple[CheckResult, str]:
-    """Read, validate and match one stored file; record the verdict."""
+    """Read, validate and match one stored file; record the verdict.
+
+    The file is judged in a child process under the per-file time budget, so a
+    file that hangs or kills its reader is recorded as judged (`check-timeout`,
+    `reader-crashed`) and is not judged again by the next run.
+    """
+    emails = {(r["unit_code"], r["project_code"]): r["email"] for r in db.roster_rows(conn, include_inactive=True)}
+
     def sender_email(unit_code: str, project_code: str) -> str | None:
-        rid = db.roster_id_for(conn, unit_code, project_code)
-        row = db.roster_row(conn, rid) if rid else None
-        return row["email"] if row else None
+        return emails.get((unit_code, project_code))   # no ledger access: this runs in the child
 
     extra = [verifier(ws.secret, sender_emails=sender_email, received_from=sender)]
-    result = check(path, form_hint=ws.form, extra=extra, display_name=name)
+    result = check_bounded(path, form_hint=ws.form, extra=extra, display_name=name)
     roster_id, matched_by = match_roster(conn, result)
     if matched_by == "labels":   # no signature to rely on: compare with the approved targets directly
         result.findings.extend(roster_target_findings(conn, roster_id, result))
@@ -187,34 +187,79 @@ def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str
 
 def ingest(ws: Workspace, items: Iterable[Incoming] | None = None, *, imap: bool = False,
            progress: Callable[[str], None] | None = None) -> CollectReport:
-    report = CollectReport()
-    conn = ws.connect()
-    try:
-        def handle(item: Incoming) -> None:
-            sha, path, _ = store.put(ws.store_dir, item.data)         # 1. never lose it
-            received_at = db.utc_iso()
-            with db.transaction(conn):                                # 2. record the arrival
-                db.record_file(conn, sha, len(item.data), item.name, received_at)
-                db.record_receipt(conn, sha, item.name, item.source, item.ref, received_at)
-            if db.return_by_sha(conn, sha) is not None:                # 3. judge once per content
-                report.duplicates.append(item.name)
-                return
-            first = db.receipts_for(conn, sha)
-            arrived = min((r["received_at"] for r in first), default=received_at)
-            if not item.name.lower().endswith(SPREADSHEET_SUFFIXES) and not _looks_like_spreadsheet(item.data):
-                report.skipped.append(item.name)
-            _, status = judge(ws, conn, sha, path, item.name, arrived, item.sender)
-            (report.unmatched if status == "unmatched" else report.new).append(item.name)
-            if progress:
-                progress(item.name)
+    """Store, record and judge each item; one bad item is reported and the run goes on.
 
-        if imap:
-            from_imap(ws, report, handle)
-        for item in items or ():
-            handle(item)
-    finally:
-        conn.close()
+    Runs under the workspace lock (a second run says so and stops). A store or
+    ledger that cannot be written (read-only, disk full) stops the run with one
+    message naming the path, leaving no stored file the ledger does not know.
+    """
+    report = CollectReport()
+    with workspace_lock(ws.root):
+        store.clean_stale(ws.store_dir)
+        conn = _connect(ws)
+        try:
+            def handle(item: Incoming) -> None:
+                try:
+                    _handle(ws, conn, item, report)
+                except (OSError, sqlite3.Error, WorkspaceError):
+                    raise
+                except Exception as exc:  # noqa: BLE001 — one file must not abandon the others
+                    report.problems.append(f"{item.ref}：处理时发生内部错误（{type(exc).__name__}），已跳过，"
+                                           "请将此文件反馈给系统管理员")
+                if progress:
+                    progress(item.name)
+
+            try:
+                if imap:
+                    from_imap(ws, report, handle)
+                for item in items or ():
+                    handle(item)
+            except sqlite3.Error as exc:
+                raise _ledger_error(ws, exc) from None
+        finally:
+            conn.close()
     return report
+
+
+def _connect(ws: Workspace):
+    try:
+        return ws.connect()
+    except sqlite3.Error as exc:
+        raise _ledger_error(ws, exc) from None
+
+
+def _ledger_error(ws: Workspace, exc: sqlite3.Error) -> WorkspaceError:
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text:
+        why = "台账数据库是只读的（请检查文件和文件夹的写权限）"
+    elif "full" in text:
+        why = "磁盘已满"
+    else:
+        why = f"台账数据库无法写入（{exc}）"
+    return WorkspaceError(f"{why}，收集已停止；已处理的文件都已完整记录，空出空间或改好权限后重新运行即可继续",
+                          code="ledger-unwritable", path=str(ws.db_path))
+
+
+def _handle(ws: Workspace, conn, item: Incoming, report: CollectReport) -> None:
+    sha, path, is_new = store.put(ws.store_dir, item.data)        # 1. never lose it
+    received_at = db.utc_iso()
+    try:
+        with db.transaction(conn):                                # 2. record the arrival
+            db.record_file(conn, sha, len(item.data), item.name, received_at)
+            db.record_receipt(conn, sha, item.name, item.source, item.ref, received_at)
+    except sqlite3.Error:
+        if is_new:      # nothing half-written: no stored file the ledger does not know
+            store.discard(ws.store_dir, sha)
+        raise
+    if db.return_by_sha(conn, sha) is not None:                   # 3. judge once per content
+        report.duplicates.append(item.name)
+        return
+    first = db.receipts_for(conn, sha)
+    arrived = min((r["received_at"] for r in first), default=received_at)
+    if not item.name.lower().endswith(SPREADSHEET_SUFFIXES) and not _looks_like_spreadsheet(item.data):
+        report.skipped.append(item.name)
+    _, status = judge(ws, conn, sha, path, item.name, arrived, item.sender)
+    (report.unmatched if status == "unmatched" else report.new).append(item.name)
 
 
 def _looks_like_spreadsheet(data: bytes) -> bool:
@@ -228,7 +273,8 @@ def sources_for(path: str, report: CollectReport) -> Iterable[Incoming]:
     if p.is_file() and zipfile.is_zipfile(p) and p.suffix.lower() == ".zip":
         return from_zip(p, str(p.resolve()), report)
     if p.is_file():
-        return [Incoming(p.name, p.read_bytes(), "folder", str(p.resolve()))]
+        item = _from_file(p, report.problems)
+        return [item] if item is not None else []
     from ..errors import XlperfError
     raise XlperfError(f"找不到要收集的文件或文件夹：{path}", code="collect-source-missing")
 

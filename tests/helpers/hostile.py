@@ -1,0 +1,71 @@
+"""Run the real `xlperf` command on hostile input the way a clerk would, but fenced in.
+
+Each run is a subprocess under an address-space limit (resource.setrlimit) and
+a wall-clock timeout; `Run` reports the exit code, the output and the child's
+peak resident memory (its own and its judging children's, from getrusage), so a test can assert that the run
+ended cleanly and a benchmark can print what it cost.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+GIB = 1 << 30
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+    seconds: float
+    peak_mib: float
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+def run_xlperf(*args, limit: int = 3 * GIB, timeout: float = 120, env: dict | None = None,
+               prelude: str = "") -> Run:
+    """`xlperf ARGS…` in a child limited to `limit` bytes of address space; kill it after `timeout` s.
+
+    `prelude` is Python run before the CLI (a test may use it to stand in a reader that hangs).
+    """
+    def fence() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    import tempfile
+    peak_file = Path(tempfile.mkstemp(prefix="xlperf-peak-")[1])
+    code = (f"{prelude}\nimport atexit, resource\n"
+            "def _peak():\n"
+            "    kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,\n"
+            "             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+            f"    open({str(peak_file)!r}, 'w').write(str(kb))\n"
+            "atexit.register(_peak)\n"
+            "from xlperf.cli import main\nmain()")
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                "COLUMNS": "200", **(env or {})}
+    start = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-c", code, *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=fence, env=full_env)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError(f"xlperf {' '.join(map(str, args))} did not finish in {timeout} s")
+    seconds = time.monotonic() - start
+    try:
+        peak = int(peak_file.read_text() or 0) / 1024        # ru_maxrss is in KiB on Linux
+    except (OSError, ValueError):
+        peak = float("nan")
+    finally:
+        peak_file.unlink(missing_ok=True)
+    return Run(proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), seconds, peak)

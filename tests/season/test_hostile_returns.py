@@ -1,0 +1,219 @@
+"""One county's broken or hostile file never stalls, crashes or abandons a collection run.
+
+Every test builds its hostile input here, runs the real `xlperf` command in a
+subprocess under a memory limit and a timeout (helpers/hostile.py), and checks
+both the clean outcome for the bad file and that the good files of the same
+run were still collected and judged.
+"""
+from __future__ import annotations
+
+import io
+import sqlite3
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from helpers.hostile import GIB, run_xlperf
+from xlperf.demo.simulate import fill_return
+from xlperf.season.generate import generate
+from xlperf.season.roster import save_roster
+from xlperf.season.roster_sample import sample_roster
+from xlperf.season.workspace import init_workspace
+
+
+@pytest.fixture
+def ws(tmp_path):
+    ws = init_workspace(tmp_path / "ws", year=2024, form="project-county", deadline="2025-03-31")
+    conn = ws.connect()
+    save_roster(conn, sample_roster(n_cities=1, counties_per_city=2, projects=2, seed=1))
+    conn.close()
+    generate(ws)
+    return ws
+
+
+def good_returns(ws, tmp_path: Path, n: int) -> list[Path]:
+    out = tmp_path / "filled"
+    out.mkdir(exist_ok=True)
+    return [fill_return(p, out / p.name, seed=i) for i, p in enumerate(sorted(ws.outbox.glob("*.xlsx"))[:n])]
+
+
+def judged(ws) -> dict[str, str]:
+    """Original file name → status, as the ledger has it."""
+    conn = sqlite3.connect(ws.db_path)
+    rows = conn.execute("SELECT f.original_name, r.status FROM returns r JOIN files f USING (sha256)").fetchall()
+    conn.close()
+    return dict(rows)
+
+
+def collect(ws, source, **kw):
+    run = run_xlperf("collect", "-w", ws.root, "--from", source, limit=kw.pop("limit", 2 * GIB),
+                     timeout=kw.pop("timeout", 120), **kw)
+    assert "Traceback" not in run.text, run.text
+    return run
+
+
+# ------------------------------------------------------------------ zip members
+
+
+def patch_member(data: bytes, name: str, *, method: int | None = None, flags: int | None = None) -> bytes:
+    """Rewrite a member's compression method / flag bits in both its local and central headers."""
+    buf = bytearray(data)
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo(name)
+    central = None
+    # local header: flags at +6, method at +8; central header: flags at +8, method at +10
+    local = info.header_offset
+    pos = data.find(b"PK\x01\x02")
+    while pos != -1:
+        nlen = struct.unpack_from("<H", data, pos + 28)[0]
+        if data[pos + 46:pos + 46 + nlen] == info.orig_filename.encode("utf-8") or \
+                data[pos + 46:pos + 46 + nlen] == info.orig_filename.encode("cp437", "replace"):
+            central = pos
+            break
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    for off, fo, mo in ((local, 6, 8), (central, 8, 10)):
+        if flags is not None:
+            struct.pack_into("<H", buf, off + fo, struct.unpack_from("<H", buf, off + fo)[0] | flags)
+        if method is not None:
+            struct.pack_into("<H", buf, off + mo, method)
+    return bytes(buf)
+
+
+def corrupt_deflate(data: bytes, name: str) -> bytes:
+    buf = bytearray(data)
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo(name)
+    start = info.header_offset + 30 + len(info.orig_filename.encode()) + len(info.extra)
+    for k in range(start + 5, start + min(info.compress_size, 400), 7):
+        buf[k] ^= 0x5A
+    return bytes(buf)
+
+
+def nested(depth: int, payload_name: str, payload: bytes) -> bytes:
+    data, name = payload, payload_name
+    for i in range(depth):
+        bio = io.BytesIO()
+        with zipfile.ZipFile(bio, "w", zipfile.ZIP_STORED) as z:
+            z.writestr(name, data)
+        data, name = bio.getvalue(), f"第{i}层.zip"
+    return data
+
+
+def test_bad_zip_members_each_get_a_message_and_the_good_ones_are_collected(ws, tmp_path):
+    good = good_returns(ws, tmp_path, 4)
+    bio = io.BytesIO()
+    with zipfile.ZipFile(bio, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("回收/" + good[0].name, good[0].read_bytes())
+        for bad in ("设了密码.xlsx", "AES加密.xlsx", "大文件.xlsx", "坏数据.xlsx"):
+            z.writestr("回收/" + bad, good[3].read_bytes())
+        z.writestr("回收/" + good[1].name, good[1].read_bytes())
+    data = bio.getvalue()
+    data = patch_member(data, "回收/设了密码.xlsx", flags=0x1)
+    data = patch_member(data, "回收/AES加密.xlsx", flags=0x1, method=99)
+    data = patch_member(data, "回收/大文件.xlsx", method=9)
+    data = corrupt_deflate(data, "回收/坏数据.xlsx")
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "汇总.zip").write_bytes(data)
+    (inbox / "嵌套.zip").write_bytes(nested(1500, "最里面.xlsx", good[3].read_bytes()))
+    (inbox / good[2].name).write_bytes(good[2].read_bytes())
+
+    run = collect(ws, inbox)
+
+    assert run.code == 0, run.text
+    text = run.text.replace("\n", "")
+    assert "设了密码.xlsx：设置了密码，无法解压" in text
+    assert "AES加密.xlsx：使用 WinZip AES 加密" in text
+    assert "大文件.xlsx：使用 Deflate64" in text
+    assert "坏数据.xlsx：压缩数据已损坏" in text
+    assert "压缩包嵌套超过 8 层" in text
+    assert judged(ws) == {good[0].name: "valid", good[1].name: "valid", good[2].name: "valid"}
+
+
+def test_a_zip_of_overlapping_entries_is_refused_at_once(ws, tmp_path):
+    """The "overlapping entries" bomb: many central-directory entries share one deflate stream."""
+    good = good_returns(ws, tmp_path, 1)
+    bio = io.BytesIO()                # one real member, then 400 central entries pointing at it
+    with zipfile.ZipFile(bio, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("inner.zip", b"\0" * 20_000_000)
+    one = bio.getvalue()
+    cd = one.index(b"PK\x01\x02")
+    eocd = one.index(b"PK\x05\x06")
+    entry = one[cd:eocd]
+    entries = b"".join(entry.replace(b"inner.zip", f"inner{i:03d}.zip"[:9].encode()) for i in range(400))
+    tail = bytearray(one[eocd:])
+    struct.pack_into("<HHII", tail, 8, 400, 400, len(entries), cd)
+    bomb = one[:cd] + entries + bytes(tail)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "炸弹.zip").write_bytes(bomb)
+    (inbox / good[0].name).write_bytes(good[0].read_bytes())
+
+    run = collect(ws, inbox, timeout=60)
+
+    assert run.code == 0 and "压缩炸弹" in run.text.replace("\n", ""), run.text
+    assert judged(ws) == {good[0].name: "valid"}
+
+
+# ------------------------------------------------------------------ names and counts
+
+
+class RawName(zipfile.ZipInfo):
+    """A member name written in a legacy code page, without the UTF-8 flag."""
+
+    encoding = "cp437"
+
+    def _encodeFilenameFlags(self):
+        return self.filename.encode(self.encoding), self.flag_bits & ~0x800
+
+
+def raw_name(name: str, encoding: str) -> RawName:
+    info = RawName(name)
+    info.encoding = encoding
+    return info
+
+
+def test_zip_names_are_decoded_as_common_unzip_tools_do(tmp_path):
+    from xlperf.season.unzip import member_name
+    path = tmp_path / "names.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(raw_name("Résumé.xlsx", "cp437"), b"x")
+        z.writestr(raw_name("回收/某县医保局自评表.xlsx", "gbk"), b"x")
+        z.writestr("ünïcode 名称.xlsx", b"x")              # UTF-8 flag set by zipfile
+    with zipfile.ZipFile(path) as z:
+        assert [member_name(i) for i in z.infolist()] == ["Résumé.xlsx", "回收/某县医保局自评表.xlsx", "ünïcode 名称.xlsx"]
+
+
+def test_members_past_the_cap_and_dotdot_names_are_reported(ws, tmp_path):
+    good = good_returns(ws, tmp_path, 2)
+    bio = io.BytesIO()
+    with zipfile.ZipFile(bio, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(good[0].name, good[0].read_bytes())
+        z.writestr("..\\..\\Windows\\evil.xlsx", good[1].read_bytes())
+        z.writestr("../etc/evil2.xlsx", good[1].read_bytes())
+        for i in range(5010):
+            z.writestr(f"杂项/{i:05d}.txt", b"")
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "很多文件.zip").write_bytes(bio.getvalue())
+    (inbox / good[1].name).write_bytes(good[1].read_bytes())
+
+    run = collect(ws, inbox)
+
+    text = run.text.replace("\n", "")
+    assert run.code == 0, run.text
+    assert "有 5,013 个文件，超过上限 5,000 个，后面的 13 个未收集" in text
+    assert "evil.xlsx：文件名含上级目录" in text and "evil2.xlsx：文件名含上级目录" in text
+    statuses = judged(ws)
+    assert statuses[good[0].name] == "valid" and statuses[good[1].name] == "valid"
+
+
+def test_a_second_collect_run_says_another_is_in_progress(ws, tmp_path):
+    from xlperf.season.lock import workspace_lock
+    good = good_returns(ws, tmp_path, 1)
+    with workspace_lock(ws.root):
+        run = collect(ws, good[0].parent)
+        assert run.code == 2 and "另一个收集（collect）正在此工作区运行" in run.text
+        assert judged(ws) == {}
+    run = collect(ws, good[0].parent)
+    assert run.code == 0 and judged(ws) == {good[0].name: "valid"}

@@ -97,11 +97,11 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
     """校验回收的自评表。退出码：0 无错误，1 有错误，2 有文件无法读取。"""
     import json
 
-    from .judge.check import check
+    from .judge.batch import check_bounded
     from .terminal import print_result
     results = []
     for f in _expand(files):
-        res = check(f, form_hint=form_hint)
+        res = check_bounded(f, form_hint=form_hint)      # one file that hangs or crashes gets its own finding
         results.append(res)
         if feedback_dir and res.readable:
             from .judge.feedback import write_feedback
@@ -110,7 +110,7 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
                 if not as_json:
                     console.print(f"反馈副本：{out}")
             except Exception as exc:  # noqa: BLE001 — a feedback failure must not hide the check
-                err_console.print(f"[yellow]无法生成反馈副本[/yellow] {f}：{exc}")
+                err_console.print(f"[yellow]无法生成反馈副本[/yellow] {escape(f'{f}：{exc}')}", soft_wrap=True)
         if not as_json:
             print_result(console, res)
     if not as_json and len(results) > 1:
@@ -120,7 +120,7 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
                       f"有错误 {with_errors} 个，无法读取 {unreadable} 个。", highlight=False)
     if as_json:
         from .judge.serialize import result_json
-        click.echo(json.dumps({"files": [result_json(r) for r in results]}, ensure_ascii=False, indent=1))
+        click.echo(json.dumps({"files": [result_json(r) for r in results]}, ensure_ascii=False, indent=1, allow_nan=False))
     if any(not r.readable for r in results):
         sys.exit(2)
     sys.exit(1 if any(r.errors for r in results) else 0)
@@ -259,14 +259,16 @@ def status_cmd(workspace: Path, export: Path | None) -> None:
     for col in ("层级", "代码", "地区", "应报", "已报", "合格", "有错误", "未报"):
         t.add_column(col)
     for rs in [st.overall] + st.regions:
-        t.add_row(LEVEL_ZH[rs.level], rs.code, rs.name, *(str(x) for x in (rs.expected, rs.returned, rs.valid, rs.errors, rs.missing)))
+        t.add_row(LEVEL_ZH[rs.level], escape(rs.code), escape(rs.name),
+                  *(str(x) for x in (rs.expected, rs.returned, rs.valid, rs.errors, rs.missing)))
     console.print(t)
     if st.pending:
         p = Table(title="待催报")
         for col in ("单位", "项目", "情况", "联系人", "邮箱"):
             p.add_column(col)
         for x in st.pending:
-            p.add_row(x.unit_name, x.project_name, x.reason + (f"（{x.errors}个错误）" if x.errors else ""), x.contact, x.email)
+            p.add_row(*(escape(str(v)) for v in (x.unit_name, x.project_name, x.reason + (f"（{x.errors}个错误）" if x.errors else ""),
+                                                 x.contact, x.email)))
         console.print(p)
     if st.unmatched:
         console.print(f"另有 {st.unmatched} 个文件未能匹配名单，已保存在工作区。")

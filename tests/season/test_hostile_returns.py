@@ -217,3 +217,80 @@ def test_a_second_collect_run_says_another_is_in_progress(ws, tmp_path):
         assert judged(ws) == {}
     run = collect(ws, good[0].parent)
     assert run.code == 0 and judged(ws) == {good[0].name: "valid"}
+
+
+# ------------------------------------------------------------------ remind
+
+
+def test_remind_reports_a_units_failure_and_still_mails_the_others(tmp_path):
+    """One return's stored copy cannot be re-opened; another unit's name is 95 Chinese characters long."""
+    from dataclasses import replace
+    ws = init_workspace(tmp_path / "ws", year=2024, form="project-county", deadline="2025-03-31")
+    rows = sample_roster(n_cities=1, counties_per_city=3, projects=1, seed=1)
+    long_unit = "某某省某某市某某县" + "医疗保障事务服务中心" * 8 + "城乡居民医疗保险基金管理办公室"
+    assert len(long_unit) >= 95
+    rows[1] = replace(rows[1], unit_name=long_unit)
+    conn = ws.connect()
+    save_roster(conn, rows)
+    conn.close()
+    generate(ws)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    for i, p in enumerate(sorted(ws.outbox.glob("*.xlsx"))):
+        assert len(p.name.encode()) <= 255
+        fill_return(p, inbox / p.name, seed=i, mistakes=("score-above-weight",))
+    assert collect(ws, inbox).code == 0
+    statuses = judged(ws)
+    assert sorted(statuses.values()) == ["errors"] * 3
+    conn = sqlite3.connect(ws.db_path)
+    lost_sha, lost_name = conn.execute(
+        "SELECT r.sha256, f.original_name FROM returns r JOIN files f USING (sha256) ORDER BY f.original_name").fetchone()
+    conn.close()
+    lost = ws.store_dir / lost_sha[:2] / lost_sha
+    lost.chmod(0o644)
+    lost.unlink()
+
+    run = run_xlperf("remind", "-w", ws.root, "--dry-run", limit=2 * GIB, timeout=120)
+
+    assert "Traceback" not in run.text and run.code == 1, run.text
+    assert "反馈表未能生成" in run.text.replace("\n", "")
+    emls = list((ws.root / "sent").glob("*.eml"))
+    assert len([e for e in emls if "催报" in e.name]) == 3          # every unit was still reminded
+    assert any(len(e.name.encode()) <= 255 and "医疗保障事务服务中心" in e.name for e in emls)
+    copies = list(ws.feedback_dir.rglob("*_反馈.xlsx"))
+    assert len(copies) == 2 and all(len(c.name.encode()) <= 255 for c in copies)
+
+
+# ------------------------------------------------------------------ check output
+
+
+def _named_cell(wb, name: str):
+    from openpyxl.utils.cell import range_boundaries
+    (sheet, ref), = list(wb.defined_names[name].destinations)
+    c0, r0, _, _ = range_boundaries(ref.replace("$", ""))
+    return wb[sheet].cell(r0, c0)
+
+
+def test_check_shows_markup_in_names_as_text_and_serializes_dates(ws, tmp_path):
+    import datetime as dt
+    import json
+
+    import openpyxl
+    good = good_returns(ws, tmp_path, 2)
+    odd = tmp_path / "odd.xlsx"
+    wb = openpyxl.load_workbook(good[0])
+    _named_cell(wb, "unit").value = "[/]某县[bold]医保局"
+    _named_cell(wb, "project_name").value = "[red]项目[/red]"
+    _named_cell(wb, "ind_actual").value = dt.datetime(2024, 12, 31)
+    wb.save(odd)
+
+    plain = run_xlperf("check", odd, good[1], limit=2 * GIB, timeout=120)
+    assert "Traceback" not in plain.text and plain.code in (0, 1), plain.text
+    assert "[/]某县[bold]医保局" in plain.out and "[red]项目[/red]" in plain.out
+    assert "共 2 个文件" in plain.out
+
+    as_json = run_xlperf("check", "--json", odd, good[1], limit=2 * GIB, timeout=120)
+    assert "Traceback" not in as_json.text and as_json.code in (0, 1), as_json.text
+    files = json.loads(as_json.out)["files"]
+    assert [f["unit"] for f in files][0] == "[/]某县[bold]医保局" and len(files) == 2
+    assert "2024-12-31" in json.dumps(files[0], ensure_ascii=False)

@@ -16,6 +16,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from .check import CheckResult
+from ..form.filenames import fit_name
 from .findings import ERROR, SEVERITY_ZH, WARNING
 from ..read import read_grid
 
@@ -98,7 +99,7 @@ def write_feedback(src: str | Path, result: CheckResult, outdir: str | Path, nam
         ws.column_dimensions[get_column_letter(c)].width = w
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:F{max(2, len(result.findings) + 1)}"
-    target = unique_path(outdir, name or f"{src.stem}_反馈.xlsx")
+    target = unique_path(outdir, fit_name(name or f"{src.stem}_反馈.xlsx"))
     tmp = target.with_name(target.name + ".part")
     wb.save(tmp)
     tmp.replace(target)

@@ -294,3 +294,82 @@ def test_check_shows_markup_in_names_as_text_and_serializes_dates(ws, tmp_path):
     files = json.loads(as_json.out)["files"]
     assert [f["unit"] for f in files][0] == "[/]某县[bold]医保局" and len(files) == 2
     assert "2024-12-31" in json.dumps(files[0], ensure_ascii=False)
+
+
+# ------------------------------------------------------------------ time budget
+
+# Stands in a reader that hangs or aborts on a marked file (the marker is a zip comment, so the
+# file is otherwise a good return): what matters here is what the run does around it.
+STUCK_READER = """
+import os, time
+import xlperf.judge.check as _check
+_read = _check.read_grid
+def _stuck(path, **kw):
+    data = open(path, 'rb').read()
+    if b'HANG-ME' in data:
+        time.sleep(3600)
+    if b'CRASH-ME' in data:
+        os.abort()
+    return _read(path, **kw)
+_check.read_grid = _stuck
+"""
+
+
+def marked(src: Path, dest: Path, marker: bytes) -> Path:
+    dest.write_bytes(src.read_bytes())
+    with zipfile.ZipFile(dest, "a") as z:
+        z.comment = marker
+    return dest
+
+
+def findings_of(ws, name: str) -> set[str]:
+    conn = sqlite3.connect(ws.db_path)
+    rows = conn.execute("SELECT fd.code FROM findings fd JOIN returns r ON r.id = fd.return_id "
+                        "JOIN files f USING (sha256) WHERE f.original_name = ?", (name,)).fetchall()
+    conn.close()
+    return {r[0] for r in rows}
+
+
+def test_a_file_that_hangs_or_kills_its_reader_is_judged_once_and_the_run_goes_on(ws, tmp_path):
+    good = good_returns(ws, tmp_path, 4)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    marked(good[0], inbox / "卡住.xlsx", b"HANG-ME")
+    marked(good[1], inbox / "崩溃.xlsx", b"CRASH-ME")
+    for p in good[2:]:
+        (inbox / p.name).write_bytes(p.read_bytes())
+    env = {"XLPERF_FILE_TIMEOUT": "2"}
+
+    run = collect(ws, inbox, env=env, prelude=STUCK_READER, timeout=60)
+
+    assert run.code == 0, run.text
+    assert judged(ws) == {"卡住.xlsx": "unreadable", "崩溃.xlsx": "unreadable",
+                          good[2].name: "valid", good[3].name: "valid"}
+    assert findings_of(ws, "卡住.xlsx") == {"check-timeout"}
+    assert findings_of(ws, "崩溃.xlsx") == {"reader-crashed"}
+    again = collect(ws, inbox, env=env, prelude=STUCK_READER, timeout=60)
+    assert again.code == 0 and "新收到 0 个，重复 4 个" in again.out, again.text
+
+
+def test_check_and_aggregate_give_a_hanging_file_its_own_finding(ws, tmp_path):
+    import json
+    good = good_returns(ws, tmp_path, 2)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    marked(good[0], folder / "00卡住.xlsx", b"HANG-ME")
+    for i in range(40):                      # more than one chunk of the worker pool
+        (folder / f"{i + 1:02d}.xlsx").write_bytes(good[1].read_bytes())
+    env = {"XLPERF_FILE_TIMEOUT": "2"}
+
+    checked = run_xlperf("check", "--json", folder / "00卡住.xlsx", folder / "01.xlsx", env=env,
+                         prelude=STUCK_READER, timeout=60)
+    assert checked.code == 2 and "Traceback" not in checked.text, checked.text
+    codes = [[f["code"] for f in r["findings"]] for r in json.loads(checked.out)["files"]]
+    assert codes == [["check-timeout"], []]
+
+    summary = tmp_path / "汇总.xlsx"
+    agg = run_xlperf("aggregate", folder, "-o", summary, "--jobs", "2", env=env, prelude=STUCK_READER, timeout=120)
+    assert agg.code == 0 and "Traceback" not in agg.text, agg.text
+    import openpyxl
+    issues = [r for r in openpyxl.load_workbook(summary, read_only=True)["问题清单"].iter_rows(values_only=True)]
+    assert any("check-timeout" in map(str, r) for r in issues), issues[:3]

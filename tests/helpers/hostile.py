@@ -68,4 +68,5 @@ def run_xlperf(*args, limit: int = 3 * GIB, timeout: float = 120, env: dict | No
         peak = float("nan")
     finally:
         peak_file.unlink(missing_ok=True)
+    print(f"[hostile] xlperf {args[0]}: exit {proc.returncode}, {seconds:.1f} s, peak {peak:.0f} MiB")
     return Run(proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), seconds, peak)

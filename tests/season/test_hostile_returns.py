@@ -373,3 +373,128 @@ def test_check_and_aggregate_give_a_hanging_file_its_own_finding(ws, tmp_path):
     import openpyxl
     issues = [r for r in openpyxl.load_workbook(summary, read_only=True)["问题清单"].iter_rows(values_only=True)]
     assert any("check-timeout" in map(str, r) for r in issues), issues[:3]
+
+
+# ------------------------------------------------------------------ hangs and memory in one file
+
+def rewrite(src: Path, dest: Path, edit: dict, *, declared: dict | None = None) -> Path:
+    """Copy an xlsx, passing chosen parts through `edit[name](bytes) -> bytes`."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename in edit:
+                data = edit[info.filename](data)
+            zout.writestr(info.filename, data, compresslevel=9 if len(data) > 10_000_000 else None)
+    return dest
+
+
+def sheet_part(path: Path) -> str:
+    with zipfile.ZipFile(path) as z:
+        return next(n for n in z.namelist() if n.startswith("xl/worksheets/sheet"))
+
+
+def check_json(*paths, **kw):
+    import json
+    run = run_xlperf("check", "--json", *paths, limit=3 * GIB, timeout=kw.pop("timeout", 90), **kw)
+    assert "Traceback" not in run.text and run.code in (0, 1, 2), run.text
+    return run, {Path(f["path"]).name: f for f in json.loads(run.out)["files"]}
+
+
+def test_names_claiming_a_hundred_billion_rows_and_far_columns_do_not_hang(ws, tmp_path):
+    import re
+    good = good_returns(ws, tmp_path, 2)
+    far_rows = rewrite(good[0], tmp_path / "远行.xlsx", {"xl/workbook.xml": lambda d: re.sub(
+        rb"(<definedName name=\"ind_[a-z0-9_]+\"[^>]*>[^<]*?:\$[A-Z]+\$)\d+", rb"\g<1>99999999999", d)})
+    part = sheet_part(good[0])
+    far_cols = rewrite(good[0], tmp_path / "远列.xlsx", {part: lambda d: d.replace(
+        b"</row>", b'<c r="ZZZZZZZC5" t="inlineStr"><is><t>x</t></is></c></row>', 1)})
+
+    def many_sheets(d: bytes) -> bytes:
+        m = re.search(rb"<sheet [^>]*/>", d)
+        extra = b"".join(re.sub(rb'name="[^"]*"', b'name="S%d"' % i, re.sub(rb'sheetId="\d+"', b'sheetId="%d"' % (i + 100),
+                                                                          m.group(0))) for i in range(400))
+        return d[:m.end()] + extra + d[m.end():]
+    many = rewrite(good[0], tmp_path / "四百页.xlsx", {"xl/workbook.xml": many_sheets})
+
+    run, files = check_json(far_rows, far_cols, many, good[1])
+
+    assert files["远列.xlsx"]["findings"][0]["code"] == "file-corrupt"
+    assert "超出表格范围" in files["远列.xlsx"]["findings"][0]["message"]
+    assert files["远行.xlsx"]["readable"] and files["四百页.xlsx"]["readable"]
+    assert files["四百页.xlsx"]["unit"] == files[good[0].name if good[0].name in files else "远行.xlsx"]["unit"]
+    assert files[good[1].name]["errors"] == 0 and files[good[1].name]["form"]
+    assert run.peak_mib < 1024
+
+
+def test_bombs_huge_rows_and_merges_are_refused_within_a_gib(ws, tmp_path):
+    good = good_returns(ws, tmp_path, 2)
+    part = sheet_part(good[0])
+    pad = b"<!-- " + b"0" * 300_000_000 + b" -->"
+    bomb = rewrite(good[0], tmp_path / "炸弹.xlsx", {part: lambda d: d.replace(b"<sheetData>", pad + b"<sheetData>", 1)})
+    row = b'<row r="200">' + b"<c/>" * 3_700_000 + b"</row>"
+    wide = rewrite(good[0], tmp_path / "一行.xlsx", {part: lambda d: d.replace(b"</sheetData>", row + b"</sheetData>", 1)})
+    merges = b"".join(b'<mergeCell ref="A%d:T%d"/>' % (1000 + 1000 * i, 1999 + 1000 * i) for i in range(6000))
+
+    def merged(d: bytes) -> bytes:
+        import re
+        d = re.sub(rb"<mergeCells[^>]*>.*?</mergeCells>", b"", d, flags=re.S)
+        return d.replace(b"</sheetData>", b"</sheetData><mergeCells>" + merges + b"</mergeCells>", 1)
+    many_merged = rewrite(good[0], tmp_path / "合并.xlsx", {part: merged})
+    feedback = tmp_path / "反馈"
+
+    run, files = check_json(bomb, wide, many_merged, good[1], timeout=180)
+    codes = {n: f["findings"][0]["code"] for n, f in files.items() if f["findings"]}
+    assert codes == {"炸弹.xlsx": "file-too-large", "一行.xlsx": "file-too-large", "合并.xlsx": "file-too-large"}
+    assert files[good[1].name]["form"] and files[good[1].name]["errors"] == 0
+    assert run.peak_mib < 1024, run.peak_mib
+    with_copies = run_xlperf("check", many_merged, good[1], "--feedback", feedback, limit=3 * GIB, timeout=180)
+    assert "Traceback" not in with_copies.text and with_copies.peak_mib < 1024
+    assert len(list(feedback.glob("*.xlsx"))) == 1
+
+
+def test_a_3_gb_file_in_a_collected_folder_is_refused_unread(ws, tmp_path):
+    good = good_returns(ws, tmp_path, 1)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    with open(inbox / "巨大.xlsx", "wb") as fh:      # sparse: no disk space, but 3 GB to whoever reads it
+        fh.truncate(3 * GIB)
+    (inbox / good[0].name).write_bytes(good[0].read_bytes())
+
+    run = collect(ws, inbox, limit=3 * GIB)
+
+    assert run.code == 0 and "巨大.xlsx：文件有 3,221 MB，超过上限 50 MB，未收集" in run.text.replace("\n", ""), run.text
+    assert judged(ws) == {good[0].name: "valid"} and run.peak_mib < 1024
+
+
+# ------------------------------------------------------------------ store and ledger
+
+DISK_FILLS_UP = """
+import errno, itertools
+import xlperf.season.store as _store
+_put, _n = _store._put, itertools.count()
+def _full(store_dir, data):
+    if next(_n) >= 1:
+        raise OSError(errno.ENOSPC, "No space left on device", str(store_dir))
+    return _put(store_dir, data)
+_store._put = _full
+"""
+
+
+def test_a_full_disk_stops_collect_with_one_message_and_nothing_half_written(ws, tmp_path):
+    good = good_returns(ws, tmp_path, 3)
+    stale = ws.store_dir / "ab" / ".tmp-left-by-a-killed-run"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"half")
+
+    run = collect(ws, good[0].parent, prelude=DISK_FILLS_UP)
+
+    assert run.code == 2 and "文件库无法写入：磁盘已满" in run.err and str(ws.store_dir) in run.err, run.text
+    assert not stale.exists()
+    stored = {p.name for p in ws.store_dir.rglob("*") if p.is_file()}
+    conn = sqlite3.connect(ws.db_path)
+    known = {r[0] for r in conn.execute("SELECT sha256 FROM files")}
+    conn.close()
+    assert stored == known and len(known) == 1
+    assert list(judged(ws).values()) == ["valid"]
+    again = collect(ws, good[0].parent)                       # space freed: the run completes
+    assert again.code == 0 and sorted(judged(ws).values()) == ["valid"] * 3

@@ -498,3 +498,79 @@ def test_a_full_disk_stops_collect_with_one_message_and_nothing_half_written(ws,
     assert list(judged(ws).values()) == ["valid"]
     again = collect(ws, good[0].parent)                       # space freed: the run completes
     assert again.code == 0 and sorted(judged(ws).values()) == ["valid"] * 3
+
+
+LEDGER_READ_ONLY = """
+import sqlite3
+import xlperf.season.db as _db
+_record = _db.record_receipt
+def _ro(conn, *a, **kw):
+    if conn.execute("SELECT COUNT(*) FROM receipts").fetchone()[0] >= 1:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+    return _record(conn, *a, **kw)
+_db.record_receipt = _ro
+"""
+
+
+def test_a_read_only_ledger_stops_collect_with_one_message_and_no_unknown_stored_file(ws, tmp_path):
+    good = good_returns(ws, tmp_path, 2)
+
+    run = collect(ws, good[0].parent, prelude=LEDGER_READ_ONLY)
+
+    assert run.code == 2 and "台账数据库是只读的" in run.err and str(ws.db_path) in run.err, run.text
+    stored = {p.name for p in ws.store_dir.rglob("*") if p.is_file()}
+    conn = sqlite3.connect(ws.db_path)
+    known = {r[0] for r in conn.execute("SELECT sha256 FROM files")}
+    conn.close()
+    assert stored == known and len(known) == 1
+
+
+# ------------------------------------------------------------------ fuzz
+
+
+def mutations(data: bytes, seed: int, count: int):
+    """Seeded damage to a legitimate return: XML byte flips, structural edits, zip-level flips."""
+    import random
+    rng = random.Random(seed)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    xml_names = [n for n in parts if n.endswith((".xml", ".rels"))]
+    for k in range(count):
+        kind = k % 3
+        if kind == 2:                                   # zip level: flip bytes anywhere in the container
+            buf = bytearray(data)
+            for _ in range(rng.randint(1, 8)):
+                buf[rng.randrange(len(buf))] ^= 1 << rng.randrange(8)
+            yield f"zip{k:03d}.xlsx", bytes(buf)
+            continue
+        name = rng.choice(xml_names)
+        part = bytearray(parts[name])
+        if kind == 0:                                   # XML byte flips
+            for _ in range(rng.randint(1, 6)):
+                part[rng.randrange(len(part))] = rng.choice(b'<>/"=&;: 0123456789ZAr\x00\xff')
+        else:                                           # structural: drop, duplicate or truncate a stretch
+            a = rng.randrange(len(part))
+            b = min(len(part), a + rng.randint(1, 400))
+            part = rng.choice([part[:a] + part[b:], part[:b] + part[a:b] + part[b:], part[:a]])
+        bio = io.BytesIO()
+        with zipfile.ZipFile(bio, "w", zipfile.ZIP_DEFLATED) as z:
+            for n, d in parts.items():
+                z.writestr(n, bytes(part) if n == name else d)
+        yield f"{('xml', 'struct')[kind]}{k:03d}.xlsx", bio.getvalue()
+
+
+def test_fuzzed_returns_give_exit_0_1_or_2_with_json_and_never_a_traceback(ws, tmp_path):
+    good = good_returns(ws, tmp_path, 1)[0]
+    folder = tmp_path / "fuzz"
+    folder.mkdir()
+    names = []
+    for name, data in mutations(good.read_bytes(), seed=20241204, count=90):
+        (folder / name).write_bytes(data)
+        names.append(name)
+
+    run, files = check_json(folder, timeout=300)
+
+    assert run.code in (0, 1, 2) and sorted(files) == sorted(names)
+    assert all(f["readable"] or f["findings"] for f in files.values())
+    assert not any(c["code"] == "check-failed" for f in files.values() for c in f["findings"]), \
+        [n for n, f in files.items() if any(c["code"] == "check-failed" for c in f["findings"])]

@@ -92,16 +92,20 @@ def template_cmd(form: str, year: int, output: Path, password: str | None, force
 @click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path),
               help="为每个文件生成标注问题的反馈副本，写入该目录")
 @click.option("--form", "form_hint", default=None, help="优先按此表式识别")
+@click.option("-w", "--workspace", "workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="用该工作区的签名密钥和名单校验（在工作区文件夹内运行时自动使用）")
 @friendly
-def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None, form_hint: str | None) -> None:
+def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None, form_hint: str | None,
+              workspace: Path | None) -> None:
     """校验回收的自评表。退出码：0 无错误，1 有错误，2 有文件无法读取。"""
     import json
 
     from .judge.batch import check_bounded
     from .terminal import print_result
+    judge = _standalone_judge(workspace, form_hint)
     results = []
     for f in _expand(files):
-        res = check_bounded(f, form_hint=form_hint)      # one file that hangs or crashes gets its own finding
+        res = judge(f)      # one file that hangs or crashes gets its own finding
         results.append(res)
         if feedback_dir and res.readable:
             from .judge.feedback import write_feedback
@@ -124,6 +128,29 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
     if any(not r.readable for r in results):
         sys.exit(2)
     sys.exit(1 if any(r.errors for r in results) else 0)
+
+
+def _standalone_judge(workspace: Path | None, form_hint: str | None):
+    """check as `collect` does with the workspace's key and roster; without one, against the embedded pre-fill."""
+    from .judge.batch import check_bounded
+    from .judge.identity import unverified_checker, verifier
+    if workspace is None and (Path(".") / "xlperf.yaml").is_file():
+        workspace = Path(".")
+    if workspace is None:
+        return lambda f: check_bounded(f, form_hint=form_hint, extra=[unverified_checker()])
+    from .season.collect import workspace_findings
+    ws = _open(workspace)
+
+    def judge(f):
+        res = check_bounded(f, form_hint=form_hint or ws.form, extra=[verifier(ws.secret)])
+        if res.readable and res.form:
+            conn = ws.connect()
+            try:
+                workspace_findings(ws, conn, res)
+            finally:
+                conn.close()
+        return res
+    return judge
 
 
 def _expand(paths) -> list[Path]:

@@ -33,7 +33,7 @@ class Run:
 
 
 def run_xlperf(*args, limit: int = 3 * GIB, timeout: float = 120, env: dict | None = None,
-               prelude: str = "") -> Run:
+               prelude: str = "", cwd: Path | None = None) -> Run:
     """`xlperf ARGS…` in a child limited to `limit` bytes of address space; kill it after `timeout` s.
 
     `prelude` is Python run before the CLI (a test may use it to stand in a reader that hangs).
@@ -54,7 +54,7 @@ def run_xlperf(*args, limit: int = 3 * GIB, timeout: float = 120, env: dict | No
                 "COLUMNS": "200", **(env or {})}
     start = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-c", code, *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, preexec_fn=fence, env=full_env)
+                            stderr=subprocess.PIPE, preexec_fn=fence, env=full_env, cwd=cwd)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -574,3 +574,98 @@ def test_fuzzed_returns_give_exit_0_1_or_2_with_json_and_never_a_traceback(ws, t
     assert all(f["readable"] or f["findings"] for f in files.values())
     assert not any(c["code"] == "check-failed" for f in files.values() for c in f["findings"]), \
         [n for n, f in files.items() if any(c["code"] == "check-failed" for c in f["findings"])]
+
+
+# ------------------------------------------------------------------ fooling the checks
+
+
+def copy_identity(donor: Path, into: Path) -> None:
+    """Put the donor's hidden `_xlperf` sheet (identity, pre-fill, signature) into another workbook."""
+    import openpyxl
+    src = openpyxl.load_workbook(donor)["_xlperf"]
+    wb = openpyxl.load_workbook(into)
+    meta = wb["_xlperf"]
+    for row in src.iter_rows():
+        for c in row:
+            meta.cell(c.row, c.column).value = c.value
+    wb.save(into)
+
+
+def test_a_copied_identity_sheet_never_takes_over_another_units_return(ws, tmp_path):
+    import time
+    files = sorted(ws.outbox.glob("*.xlsx"))
+    x = files[0]
+    y = next(p for p in files if p.name.split("_")[1] != x.name.split("_")[1])
+    first, later = tmp_path / "first", tmp_path / "later"
+    first.mkdir()
+    later.mkdir()
+    fill_return(x, first / x.name, seed=1)
+    assert collect(ws, first).code == 0 and judged(ws) == {x.name: "valid"}
+    time.sleep(1.1)                                   # received_at has one-second resolution
+    forged = fill_return(y, later / y.name, seed=2, mistakes=("score-above-weight",))
+    copy_identity(x, forged)
+
+    run = collect(ws, later)
+
+    assert run.code == 0, run.text
+    assert judged(ws) == {x.name: "valid", y.name: "errors"}
+    conn = sqlite3.connect(ws.db_path)
+    conn.row_factory = sqlite3.Row
+    rows = {r["original_name"]: r for r in conn.execute(
+        "SELECT f.original_name, r.superseded_by, r.matched_by, ro.unit_name FROM returns r JOIN files f USING (sha256) "
+        "LEFT JOIN roster ro ON ro.id = r.roster_id")}
+    msg = conn.execute("SELECT message FROM findings WHERE code = 'identity-mismatch'").fetchone()[0]
+    x_unit = conn.execute("SELECT unit_name FROM roster ORDER BY row_no, id").fetchone()[0]
+    conn.close()
+    assert rows[x.name]["superseded_by"] is None                       # X's valid return stands
+    assert rows[y.name]["matched_by"] != "signature" and rows[y.name]["unit_name"] != x_unit
+    assert x_unit in msg and rows[y.name]["unit_name"] in msg            # the error names both units
+    reminded = run_xlperf("remind", "-w", ws.root, "--dry-run", timeout=120)
+    assert "Traceback" not in reminded.text
+    from email import policy
+    from email.parser import BytesParser
+    for eml in (ws.root / "sent").glob("*催报*.eml"):
+        msg = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+        assert x_unit not in str(msg["Subject"]) or not list(msg.iter_attachments())
+
+
+def test_standalone_check_compares_visible_prefill_with_the_signed_one(ws, tmp_path):
+    import json
+
+    import openpyxl
+    good = good_returns(ws, tmp_path, 1)[0]
+    cases = {}
+
+    def variant(name: str, edit) -> None:
+        wb = openpyxl.load_workbook(good)
+        edit(wb)
+        wb.save(tmp_path / name)
+        cases[name] = tmp_path / name
+
+    def times_ten(wb):
+        c = _named_cell(wb, "funds_current_budget")
+        c.value = float(c.value) * 10
+
+    def garble(wb):
+        c = _named_cell(wb, "xlperf_signature")
+        c.value = ("0" if c.value[0] != "0" else "1") + c.value[1:]
+
+    variant("预算乘十.xlsx", times_ten)
+    variant("改单位.xlsx", lambda wb: setattr(_named_cell(wb, "unit"), "value", "另一个县医疗保障局"))
+    variant("降目标.xlsx", lambda wb: setattr(_named_cell(wb, "ind_target"), "value", "≥1%"))
+    variant("坏签名.xlsx", garble)
+    elsewhere = tmp_path / "不是工作区"
+    elsewhere.mkdir()
+
+    plain = run_xlperf("check", "--json", *cases.values(), good, cwd=elsewhere, timeout=120)
+    assert plain.code == 1 and "Traceback" not in plain.text, plain.text
+    by = {Path(f["path"]).name: f for f in json.loads(plain.out)["files"]}
+    codes = {n: {c["code"] for c in f["findings"]} for n, f in by.items()}
+    assert "target-changed" in codes["预算乘十.xlsx"] and "target-changed" in codes["降目标.xlsx"]
+    assert "identity-mismatch" in codes["改单位.xlsx"]
+    assert all("signature-unverified" in codes[n] for n in cases if n != "坏签名.xlsx")
+    assert codes[good.name] == {"signature-unverified"} and by[good.name]["errors"] == 0
+
+    keyed = run_xlperf("check", "--json", "--workspace", ws.root, cases["坏签名.xlsx"], good, timeout=120)
+    by = {Path(f["path"]).name: {c["code"] for c in f["findings"]} for f in json.loads(keyed.out)["files"]}
+    assert keyed.code == 1 and "signature-invalid" in by["坏签名.xlsx"] and by[good.name] == set(), keyed.text

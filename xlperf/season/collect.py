@@ -20,7 +20,7 @@ from . import db, store, unzip
 from ..judge.batch import check_bounded
 from ..judge.check import CheckResult
 from ..read.detect import SPREADSHEET_SUFFIXES
-from ..judge.identity import verifier
+from ..judge.identity import IDENTITY_MISMATCH, verifier
 from ..form.labels import norm
 from ..judge.serialize import result_json
 from .lock import workspace_lock
@@ -109,9 +109,15 @@ def from_imap(ws: Workspace, report: CollectReport, handle: Callable[[Incoming],
 
 
 def match_roster(conn, result: CheckResult) -> tuple[int | None, str | None]:
-    """By the signed identity first, else by the 实施单位 / 项目名称 labels."""
+    """By the signed identity first, else by the 实施单位 / 项目名称 labels.
+
+    An identity sheet copied from another unit's form (`identity-mismatch`) never
+    decides whose return this is: it would supersede that unit's valid return
+    and send this unit's data to it.
+    """
     ident = result.identity or {}
-    if ident.get("unit_code") and ident.get("project_code"):
+    copied = any(f.code == IDENTITY_MISMATCH for f in result.findings)
+    if ident.get("unit_code") and ident.get("project_code") and not copied:
         rid = db.roster_id_for(conn, ident["unit_code"], ident["project_code"])
         if rid is not None:
             return rid, "signature"
@@ -148,6 +154,18 @@ def roster_target_findings(conn, roster_id: int, result: CheckResult) -> list:
     return out
 
 
+def workspace_findings(ws: Workspace, conn, result: CheckResult) -> tuple[int | None, str | None]:
+    """What only the workspace knows: the roster row, its approved targets, the season's year."""
+    roster_id, matched_by = match_roster(conn, result)
+    if matched_by == "labels":   # no signature to rely on: compare with the approved targets directly
+        result.findings.extend(roster_target_findings(conn, roster_id, result))
+    if result.year and result.year != ws.year:
+        from ..judge.findings import ERROR, Finding
+        result.findings.append(Finding("year-mismatch", ERROR, f"表中年度为 {result.year}，本次自评年度为 {ws.year}",
+                                       result.path))
+    return roster_id, matched_by
+
+
 def status_of(result: CheckResult, roster_id: int | None) -> str:
     if not result.readable or result.form is None:
         return "unreadable"
@@ -171,12 +189,7 @@ def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str
 
     extra = [verifier(ws.secret, sender_emails=sender_email, received_from=sender)]
     result = check_bounded(path, form_hint=ws.form, extra=extra, display_name=name)
-    roster_id, matched_by = match_roster(conn, result)
-    if matched_by == "labels":   # no signature to rely on: compare with the approved targets directly
-        result.findings.extend(roster_target_findings(conn, roster_id, result))
-    if result.year and result.year != ws.year:
-        from ..judge.findings import ERROR, Finding
-        result.findings.append(Finding("year-mismatch", ERROR, f"表中年度为 {result.year}，本次自评年度为 {ws.year}", name))
+    roster_id, matched_by = workspace_findings(ws, conn, result)
     status = status_of(result, roster_id)
     summary = json.dumps(result_json(result), ensure_ascii=False, default=str)
     db.upsert_return(conn, sha, roster_id, matched_by, status, result.errors, result.warnings, result.total_score,

@@ -16,6 +16,21 @@ from typing import Iterator
 from ..errors import WorkspaceError
 
 LOCK_NAME = ".xlperf-collect.lock"
+_HELD: set[int] = set()          # lock descriptors this process holds
+
+
+def _drop_in_child() -> None:
+    """A forked judging child must not keep the lock alive after its parent is killed."""
+    for fd in list(_HELD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_in_child)
 
 
 @contextmanager
@@ -48,6 +63,8 @@ def workspace_lock(root: Path, *, wait: float = 0.0) -> Iterator[None]:
             os.write(fd, f"{os.getpid()}\n".encode())
         except OSError:
             pass
+        _HELD.add(fd)
         yield
     finally:
+        _HELD.discard(fd)
         os.close(fd)

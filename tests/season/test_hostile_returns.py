@@ -669,3 +669,62 @@ def test_standalone_check_compares_visible_prefill_with_the_signed_one(ws, tmp_p
     keyed = run_xlperf("check", "--json", "--workspace", ws.root, cases["坏签名.xlsx"], good, timeout=120)
     by = {Path(f["path"]).name: {c["code"] for c in f["findings"]} for f in json.loads(keyed.out)["files"]}
     assert keyed.code == 1 and "signature-invalid" in by["坏签名.xlsx"] and by[good.name] == set(), keyed.text
+
+
+def test_dangerous_content_gets_a_warning_and_never_travels_into_the_feedback_copy(ws, tmp_path):
+    import json
+
+    import openpyxl
+    good = good_returns(ws, tmp_path, 2)
+    risky = tmp_path / "危险.xlsx"
+    wb = openpyxl.load_workbook(good[0])
+    sheet = _named_cell(wb, "unit").parent
+    sheet["Z50"] = "=cmd|' /C calc'!A0"
+    sheet["Z51"] = "=[1]Sheet1!A1"
+    sheet["Z52"] = "=SUM('\\\\fileserver\\share\\[账.xlsx]表'!A1)"
+    sheet["Z53"] = "点此查看"
+    sheet["Z53"].hyperlink = "javascript:alert(1)"
+    wb.save(risky)
+    with zipfile.ZipFile(risky, "a") as z:
+        z.writestr("xl/vbaProject.bin", b"\xd0\xcf\x11\xe0macro")
+    out = tmp_path / "反馈"
+
+    run, files = check_json(risky, good[1], "--feedback", out)
+
+    warned = [f["message"] for f in files["危险.xlsx"]["findings"] if f["code"] == "dangerous-content"]
+    assert any("DDE" in m for m in warned) and any("外部链接公式" in m for m in warned)
+    assert any("UNC" in m for m in warned) and any("javascript:" in m for m in warned)
+    assert any("VBA" in m for m in warned)
+    assert files[good[1].name]["errors"] == 0 and not files[good[1].name]["findings"][1:]
+    copy = next(p for p in out.glob("*.xlsx") if p.name.startswith("危险"))
+    import re
+    with zipfile.ZipFile(copy) as z:
+        assert not any("vbaProject" in n or "externalLink" in n for n in z.namelist())
+        formulas = b"".join(b"".join(re.findall(rb"<f[ >].*?</f>", z.read(n))) for n in z.namelist()
+                            if n.startswith("xl/worksheets/sheet"))
+        rels = b"".join(z.read(n) for n in z.namelist() if n.endswith(".rels"))
+    assert formulas and not any(x in formulas for x in (b"cmd|", b"[1]", b"fileserver"))   # the form's own stay
+    assert b"javascript:" not in rels
+
+
+def test_entity_declarations_are_refused_in_utf16_parts_too(ws, tmp_path):
+    good = good_returns(ws, tmp_path, 2)
+    part = sheet_part(good[0])
+
+    def utf16(doctype: bool):
+        def edit(d: bytes) -> bytes:
+            text = d.decode("utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"')
+            if doctype:
+                lol = '<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+                head, sep, rest = text.partition("?>")
+                text = head + sep + lol + rest if sep else lol + text
+            return text.encode("utf-16")          # with BOM, as some tools write it
+        return edit
+    entities = rewrite(good[0], tmp_path / "实体.xlsx", {part: utf16(True)})
+    plain16 = rewrite(good[0], tmp_path / "十六位.xlsx", {part: utf16(False)})
+
+    run, files = check_json(entities, plain16, good[1])
+
+    assert files["实体.xlsx"]["findings"][0]["code"] == "file-corrupt" and not files["实体.xlsx"]["readable"]
+    assert files["十六位.xlsx"]["readable"] and files["十六位.xlsx"]["unit"]          # no false alarm
+    assert files[good[1].name]["errors"] == 0

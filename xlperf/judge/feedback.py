@@ -45,7 +45,10 @@ def _workbook_for(src: Path, result: CheckResult):
     """openpyxl workbook of the return: the file itself for xlsx, else rebuilt from its grid."""
     if result.format == "xlsx":
         with open(src, "rb") as fh:   # store objects have no extension, which openpyxl insists on for paths
-            return openpyxl.load_workbook(io.BytesIO(fh.read()), rich_text=False)
+            raw = fh.read()
+        wb = openpyxl.load_workbook(io.BytesIO(raw), rich_text=False)   # keep_vba off: a VBA project never travels
+        _defuse(wb, raw)
+        return wb
     grid = read_grid(src)
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
@@ -60,6 +63,31 @@ def _workbook_for(src: Path, result: CheckResult):
         for r0, c0, r1, c1 in sheet.merged:
             ws.merge_cells(start_row=r0 + 1, start_column=c0 + 1, end_row=r1 + 1, end_column=c1 + 1)
     return wb
+
+
+def _defuse(wb, raw: bytes) -> None:
+    """Leave out what could run on the county's computer: DDE and external-link formulas become their
+    saved values, dangerous hyperlinks and links to other workbooks are dropped (see read/hazards.py)."""
+    from ..read.hazards import BAD_SCHEMES, formula_hazard
+    values = None
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                v = cell.value
+                text = getattr(v, "text", v)
+                if isinstance(text, str) and text.startswith("=") and formula_hazard(text[1:]):
+                    if values is None:
+                        values = openpyxl.load_workbook(io.BytesIO(raw), data_only=True, rich_text=False)
+                    cached = values[ws.title][cell.coordinate].value
+                    cell.value = cached
+                    if isinstance(cached, str):
+                        set_text(cell, cached)
+                link = cell.hyperlink
+                if link is not None and str(link.target or "").strip().lower().startswith(BAD_SCHEMES):
+                    cell.hyperlink = None
+    wb._external_links = []
+    for name in [n for n, d in wb.defined_names.items() if "[" in str(d.attr_text) or "\\\\" in str(d.attr_text)]:
+        del wb.defined_names[name]
 
 
 def write_feedback(src: str | Path, result: CheckResult, outdir: str | Path, name: str | None = None) -> Path:

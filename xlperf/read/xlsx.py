@@ -16,6 +16,7 @@ from xml.etree.ElementTree import Element, fromstring
 
 from .detect import MSG_CORRUPT, CellBudget, fail, too_large_message
 from .grid import Grid, Sheet
+from .hazards import package_hazards
 
 _MAIN_NS = ("http://schemas.openxmlformats.org/spreadsheetml/2006/main",
             "http://purl.oclc.org/ooxml/spreadsheetml/main")
@@ -286,12 +287,14 @@ def _read(pkg: _Package, path, max_cells: int) -> Grid:
     budget = CellBudget(max_cells, path)
     merged_left = [MAX_MERGED_CELLS]
     parsed: set[str] = set()
+    sheet_of_part: dict[str, str] = {}
     for el in (sheets_el if sheets_el is not None else ()):
         rid = next((v for k, v in el.attrib.items() if k.endswith("}id")), None)
         sheet = Sheet(name=el.get("name") or "", state=el.get("state") or "visible")
         target = rels.get(rid or "")
         if target is not None and target[1] not in parsed:   # a part listed twice is read once, shown once
             parsed.add(target[1])
+            sheet_of_part[posixpath.basename(target[1])] = sheet.name
             data = pkg.read(target[1])
             if data is not None:
                 if count_tags(data, "c") > budget.left:       # refuse before building a tree of millions
@@ -300,6 +303,9 @@ def _read(pkg: _Package, path, max_cells: int) -> Grid:
                 del data
                 _fill_sheet(sheet, root, sst, styles, date1904, budget, merged_left)
         grid.sheets.append(sheet)
+
+    for part, cell, what in package_hazards(list(pkg.names), pkg.read):
+        grid.hazards.append((sheet_of_part.get(part, ""), cell, what))
 
     names_el = wb.find(ns + "definedNames")
     if names_el is not None:

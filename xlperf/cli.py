@@ -100,9 +100,10 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
     """校验回收的自评表。退出码：0 无错误，1 有错误，2 有文件无法读取。"""
     import json
 
-    from .judge.batch import check_bounded
+    from .judge.batch import BoundedChecker
     from .terminal import print_result
-    judge = _standalone_judge(workspace, form_hint)
+    checker = BoundedChecker()
+    judge = _standalone_judge(workspace, form_hint, checker)
     results = []
     for f in _expand(files):
         res = judge(f)      # one file that hangs or crashes gets its own finding
@@ -130,19 +131,18 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
     sys.exit(1 if any(r.errors for r in results) else 0)
 
 
-def _standalone_judge(workspace: Path | None, form_hint: str | None):
+def _standalone_judge(workspace: Path | None, form_hint: str | None, checker):
     """check as `collect` does with the workspace's key and roster; without one, against the embedded pre-fill."""
-    from .judge.batch import check_bounded
     from .judge.identity import unverified_checker, verifier
     if workspace is None and (Path(".") / "xlperf.yaml").is_file():
         workspace = Path(".")
     if workspace is None:
-        return lambda f: check_bounded(f, form_hint=form_hint, extra=[unverified_checker()])
+        return lambda f: checker.check(f, form_hint=form_hint, extra=[unverified_checker()])
     from .season.collect import workspace_findings
     ws = _open(workspace)
 
     def judge(f):
-        res = check_bounded(f, form_hint=form_hint or ws.form, extra=[verifier(ws.secret)])
+        res = checker.check(f, form_hint=form_hint or ws.form, extra=[verifier(ws.secret)])
         if res.readable and res.form:
             conn = ws.connect()
             try:

@@ -55,45 +55,82 @@ def crashed_result(path: str) -> CheckResult:
         "reader-crashed", ERROR, "读取此文件时读取程序异常退出（文件可能已损坏），请让单位用 Excel 或 WPS 重新保存后再提交", path)])
 
 
-def _child(conn, path: str, kwargs: dict) -> None:
-    try:
+def _serve(conn) -> None:
+    """A judging worker: check each (path, kwargs) it is sent until the pipe closes."""
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        path, kwargs = msg
         conn.send(check(path, **kwargs))
-    finally:
-        conn.close()
+
+
+class BoundedChecker:
+    """Checks files one at a time in a reused worker process, each under a time budget.
+
+    One file that hangs a reader or kills it (a Rust abort, memory running out)
+    comes back as a `check-timeout` or `reader-crashed` finding; the worker is
+    then replaced and the caller goes on. Arguments cross by pickling, so
+    `extra` checks must be picklable objects (see identity.Verifier).
+    """
+
+    def __init__(self, timeout: float | None = None) -> None:
+        self.timeout = file_timeout() if timeout is None else timeout
+        self._proc = None
+        self._conn = None
+
+    def _start(self) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child,), daemon=True)
+        self._proc.start()
+        child.close()
+
+    def check(self, path: Path | str, **kwargs) -> CheckResult:
+        p = str(path)
+        shown = kwargs.get("display_name") or p
+        if "fork" not in multiprocessing.get_all_start_methods():    # pragma: no cover - Windows
+            return check(p, **kwargs)
+        if self._proc is None or not self._proc.is_alive():
+            self.close()
+            self._start()
+        try:
+            self._conn.send((p, kwargs))
+            if not self._conn.poll(self.timeout):
+                self.close()
+                return timeout_result(shown, self.timeout)
+            return self._conn.recv()
+        except (EOFError, OSError):
+            self.close()
+            return crashed_result(shown)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except OSError:
+                pass
+        if self._proc is not None:
+            self._proc.join(0.2)
+            if self._proc.is_alive():
+                self._proc.kill()
+            self._proc.join()
+        self._proc = self._conn = None
+
+    def __enter__(self) -> "BoundedChecker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def check_bounded(path: Path | str, *, timeout: float | None = None, **kwargs) -> CheckResult:
-    """`check(path, **kwargs)` in a child process that is killed after `timeout` seconds.
-
-    One file that hangs a reader or kills it (a Rust abort, memory running out)
-    comes back as a `check-timeout` or `reader-crashed` finding and the caller
-    goes on. `kwargs` may hold closures: the child is forked, nothing is pickled
-    on the way in.
-    """
-    p = str(path)
-    shown = kwargs.get("display_name") or p
-    timeout = file_timeout() if timeout is None else timeout
-    if "fork" not in multiprocessing.get_all_start_methods():    # pragma: no cover - Windows
-        return check(p, **kwargs)
-    ctx = multiprocessing.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, p, kwargs), daemon=True)
-    proc.start()
-    send.close()
-    try:
-        if not recv.poll(timeout):
-            return timeout_result(shown, timeout)
-        try:
-            return recv.recv()
-        except (EOFError, OSError):
-            return crashed_result(shown)
-    finally:
-        recv.close()
-        if proc.is_alive():
-            proc.join(0.5)
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
+    """`check(path, **kwargs)` once, in a fresh worker under the time budget (see BoundedChecker)."""
+    with BoundedChecker(timeout) as one:
+        return one.check(path, **kwargs)
 
 
 def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progress: bool = True,
@@ -108,11 +145,16 @@ def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progres
     bar = _Progress(len(items)) if progress else None
     try:
         if jobs == 1 or len(items) <= chunk:
-            for p in items:     # jobs=1 stays in this process (profiling); a small batch pays a fork per file
-                res = _slim(check(p) if jobs == 1 else check_bounded(p))
-                if bar:
-                    bar.advance(1)
-                yield res
+            one = BoundedChecker() if jobs > 1 else None      # jobs=1 stays in this process (profiling)
+            try:
+                for p in items:
+                    res = _slim(one.check(p) if one else check(p))
+                    if bar:
+                        bar.advance(1)
+                    yield res
+            finally:
+                if one:
+                    one.close()
             return
         remaining: deque[list[str]] = deque(items[i:i + chunk] for i in range(0, len(items), chunk))
         while remaining:
@@ -125,10 +167,11 @@ def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progres
                 # A worker died (a reader aborted, or memory ran out) or hangs. Re-run the head chunk one
                 # file per process under the time budget so the culprit is reported as its own finding,
                 # then go on with a new pool.
-                for p in remaining.popleft():
-                    if bar:
-                        bar.advance(1)
-                    yield _slim(check_bounded(p))
+                with BoundedChecker() as one:
+                    for p in remaining.popleft():
+                        if bar:
+                            bar.advance(1)
+                        yield _slim(one.check(p))
     finally:
         if bar:
             bar.close()

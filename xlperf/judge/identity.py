@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from .findings import ERROR, WARNING, Finding
@@ -64,15 +65,32 @@ def verify_signature(secret: bytes, identity: dict) -> bool:
     return bool(sig) and hmac.compare_digest(sig, _mac(secret, identity, identity.get("prefill", "")))
 
 
-def verifier(secret: bytes, *, sender_emails: Callable[[str, str], str | None] | None = None,
-             received_from: str = "") -> Callable[[Located], Iterator[Finding]]:
-    """An extra check for `validate`: signature, tampered pre-fill, and (for mail) the sender."""
+@dataclass(frozen=True)
+class EmailBook:
+    """(unit code, project code) → the roster's e-mail address; plain data, so it crosses to a worker."""
 
-    def check(loc: Located) -> Iterator[Finding]:
+    emails: dict
+
+    def __call__(self, unit_code: str, project_code: str) -> str | None:
+        return self.emails.get((unit_code, project_code))
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """An extra check for `validate`: signature, copied identity, tampered pre-fill, and (for mail) the sender.
+
+    A picklable object rather than a closure, so a judging worker process can receive it.
+    """
+
+    secret: bytes
+    sender_emails: Callable[[str, str], str | None] | None = None
+    received_from: str = ""
+
+    def __call__(self, loc: Located) -> Iterator[Finding]:
         ident = loc.identity
         if not ident or "signature" not in ident:
             return
-        if not verify_signature(secret, ident):
+        if not verify_signature(self.secret, ident):
             yield Finding("signature-invalid", ERROR, "模板标识签名校验失败：标识页被篡改，或不是本工作区下发的模板",
                           sheet=loc.sheet, field="_xlperf")
             return
@@ -84,14 +102,17 @@ def verifier(secret: bytes, *, sender_emails: Callable[[str, str], str | None] |
         if mismatch is not None:
             yield mismatch
         yield from _compare(loc, signed)
-        if sender_emails and received_from:
-            expected = sender_emails(ident.get("unit_code", ""), ident.get("project_code", ""))
-            if expected and expected.lower() not in received_from.lower():
+        if self.sender_emails and self.received_from:
+            expected = self.sender_emails(ident.get("unit_code", ""), ident.get("project_code", ""))
+            if expected and expected.lower() not in self.received_from.lower():
                 yield Finding("identity-other-unit", WARNING,
-                              f"此表是下发给“{ident.get('unit_name', '')}”的，但由 {received_from} 发回，请确认是否代报或冒用",
+                              f"此表是下发给“{ident.get('unit_name', '')}”的，但由 {self.received_from} 发回，请确认是否代报或冒用",
                               sheet=loc.sheet, field="_xlperf")
 
-    return check
+
+def verifier(secret: bytes, *, sender_emails: Callable[[str, str], str | None] | None = None,
+             received_from: str = "") -> Verifier:
+    return Verifier(secret, sender_emails, received_from)
 
 
 IDENTITY_FIELDS = ("unit", "project_name")     # what says whose form this is, on the visible sheet
@@ -119,10 +140,11 @@ def identity_mismatch(loc: Located, ident: dict, signed: dict) -> Finding | None
                    sheet=loc.sheet, cell=loc.data.cells.get(differs[0], ""), field="_xlperf")
 
 
-def unverified_checker() -> Callable[[Located], Iterator[Finding]]:
+@dataclass(frozen=True)
+class Unverified:
     """Without the workspace key: compare the visible cells with the embedded pre-fill, and say so."""
 
-    def check(loc: Located) -> Iterator[Finding]:
+    def __call__(self, loc: Located) -> Iterator[Finding]:
         ident = loc.identity
         if not ident or "signature" not in ident:
             return
@@ -145,7 +167,9 @@ def unverified_checker() -> Callable[[Located], Iterator[Finding]]:
             yield mismatch
         yield from _compare(loc, signed)
 
-    return check
+
+def unverified_checker() -> Unverified:
+    return Unverified()
 
 
 def _compare(loc: Located, signed: dict) -> Iterator[Finding]:

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from . import db, store, unzip
-from ..judge.batch import check_bounded
+from ..judge.batch import BoundedChecker, check_bounded
 from ..judge.check import CheckResult
 from ..read.detect import SPREADSHEET_SUFFIXES
-from ..judge.identity import IDENTITY_MISMATCH, verifier
+from ..judge.identity import IDENTITY_MISMATCH, EmailBook, verifier
 from ..form.labels import norm
 from ..judge.serialize import result_json
 from .lock import workspace_lock
@@ -175,20 +175,18 @@ def status_of(result: CheckResult, roster_id: int | None) -> str:
 
 
 def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str,
-          sender: str = "") -> tuple[CheckResult, str]:
+          sender: str = "", checker: BoundedChecker | None = None) -> tuple[CheckResult, str]:
     """Read, validate and match one stored file; record the verdict.
 
     The file is judged in a child process under the per-file time budget, so a
     file that hangs or kills its reader is recorded as judged (`check-timeout`,
     `reader-crashed`) and is not judged again by the next run.
     """
-    emails = {(r["unit_code"], r["project_code"]): r["email"] for r in db.roster_rows(conn, include_inactive=True)}
-
-    def sender_email(unit_code: str, project_code: str) -> str | None:
-        return emails.get((unit_code, project_code))   # no ledger access: this runs in the child
-
-    extra = [verifier(ws.secret, sender_emails=sender_email, received_from=sender)]
-    result = check_bounded(path, form_hint=ws.form, extra=extra, display_name=name)
+    emails = EmailBook({(r["unit_code"], r["project_code"]): r["email"]     # plain data: it goes to the worker
+                        for r in db.roster_rows(conn, include_inactive=True)})
+    extra = [verifier(ws.secret, sender_emails=emails, received_from=sender)]
+    kwargs = dict(form_hint=ws.form, extra=extra, display_name=name)
+    result = checker.check(path, **kwargs) if checker is not None else check_bounded(path, **kwargs)
     roster_id, matched_by = workspace_findings(ws, conn, result)
     status = status_of(result, roster_id)
     summary = json.dumps(result_json(result), ensure_ascii=False, default=str)
@@ -207,13 +205,13 @@ def ingest(ws: Workspace, items: Iterable[Incoming] | None = None, *, imap: bool
     message naming the path, leaving no stored file the ledger does not know.
     """
     report = CollectReport()
-    with workspace_lock(ws.root):
+    with workspace_lock(ws.root), BoundedChecker() as checker:
         store.clean_stale(ws.store_dir)
         conn = _connect(ws)
         try:
             def handle(item: Incoming) -> None:
                 try:
-                    _handle(ws, conn, item, report)
+                    _handle(ws, conn, item, report, checker)
                 except (OSError, sqlite3.Error, WorkspaceError):
                     raise
                 except Exception as exc:  # noqa: BLE001 — one file must not abandon the others
@@ -253,7 +251,7 @@ def _ledger_error(ws: Workspace, exc: sqlite3.Error) -> WorkspaceError:
                           code="ledger-unwritable", path=str(ws.db_path))
 
 
-def _handle(ws: Workspace, conn, item: Incoming, report: CollectReport) -> None:
+def _handle(ws: Workspace, conn, item: Incoming, report: CollectReport, checker: BoundedChecker) -> None:
     sha, path, is_new = store.put(ws.store_dir, item.data)        # 1. never lose it
     received_at = db.utc_iso()
     try:
@@ -271,7 +269,7 @@ def _handle(ws: Workspace, conn, item: Incoming, report: CollectReport) -> None:
     arrived = min((r["received_at"] for r in first), default=received_at)
     if not item.name.lower().endswith(SPREADSHEET_SUFFIXES) and not _looks_like_spreadsheet(item.data):
         report.skipped.append(item.name)
-    _, status = judge(ws, conn, sha, path, item.name, arrived, item.sender)
+    _, status = judge(ws, conn, sha, path, item.name, arrived, item.sender, checker)
     (report.unmatched if status == "unmatched" else report.new).append(item.name)
 
 

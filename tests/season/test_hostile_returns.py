@@ -239,6 +239,10 @@ def test_remind_reports_a_units_failure_and_still_mails_the_others(tmp_path):
     for i, p in enumerate(sorted(ws.outbox.glob("*.xlsx"))):
         assert len(p.name.encode()) <= 255
         fill_return(p, inbox / p.name, seed=i, mistakes=("score-above-weight",))
+    nan = sorted(inbox.glob("*.xlsx"))[2]           # a NaN cell: our reader takes it, openpyxl cannot open it
+    part = sheet_part(nan)
+    rewrite(nan, tmp_path / "nan.xlsx", {part: lambda d: d.replace(
+        b"</sheetData>", b'<row r="300"><c r="Z300"><v>NaN</v></c></row></sheetData>', 1)}).replace(nan)
     assert collect(ws, inbox).code == 0
     statuses = judged(ws)
     assert sorted(statuses.values()) == ["errors"] * 3
@@ -257,8 +261,9 @@ def test_remind_reports_a_units_failure_and_still_mails_the_others(tmp_path):
     emls = list((ws.root / "sent").glob("*.eml"))
     assert len([e for e in emls if "催报" in e.name]) == 3          # every unit was still reminded
     assert any(len(e.name.encode()) <= 255 and "医疗保障事务服务中心" in e.name for e in emls)
-    copies = list(ws.feedback_dir.rglob("*_反馈.xlsx"))
+    copies = list(ws.feedback_dir.rglob("*_反馈.xlsx"))              # the NaN return's copy rebuilt from values
     assert len(copies) == 2 and all(len(c.name.encode()) <= 255 for c in copies)
+    assert run.text.count("反馈表未能生成") == 1
 
 
 # ------------------------------------------------------------------ check output

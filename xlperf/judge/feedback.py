@@ -7,6 +7,7 @@ file is never touched: we read it and write a new file beside the others.
 from __future__ import annotations
 
 import io
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -25,7 +26,9 @@ ISSUES_SHEET = "问题清单"
 
 
 def set_text(cell, value: object) -> None:
-    """Write user text as text: a leading = + - @ must never become a formula."""
+    """Write user text as text: a leading = + - @ must never become a formula; NaN/∞ are shown as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        value = str(value)
     cell.value = value
     if isinstance(value, str) and value[:1] in "=+-@":
         cell.data_type = "s"
@@ -46,9 +49,13 @@ def _workbook_for(src: Path, result: CheckResult):
     if result.format == "xlsx":
         with open(src, "rb") as fh:   # store objects have no extension, which openpyxl insists on for paths
             raw = fh.read()
-        wb = openpyxl.load_workbook(io.BytesIO(raw), rich_text=False)   # keep_vba off: a VBA project never travels
-        _defuse(wb, raw)
-        return wb
+        try:
+            wb = openpyxl.load_workbook(io.BytesIO(raw), rich_text=False)   # keep_vba off: a VBA project never travels
+        except Exception:  # noqa: BLE001 — openpyxl refuses what our reader accepts (a NaN cell): rebuild from values
+            wb = None
+        if wb is not None:
+            _defuse(wb, raw)
+            return wb
     grid = read_grid(src)
     wb = openpyxl.Workbook()
     wb.remove(wb.active)

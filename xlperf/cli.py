@@ -31,7 +31,20 @@ def friendly(fn):
         except XlperfError as exc:
             err_console.print(f"[red]错误[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
             sys.exit(2)
+        except OSError as exc:        # a read-only folder or a full disk anywhere: one line naming the path
+            where = exc.filename or ""
+            err_console.print(f"[red]错误[/red] {escape(f'{where}：' if where else '')}{escape(_os_cause(exc))} "
+                              "[dim]\\[file-system-error][/dim]", markup=True, highlight=False, soft_wrap=True)
+            sys.exit(2)
     return wrapper
+
+
+def _os_cause(exc: OSError) -> str:
+    import errno
+    causes = {errno.ENOSPC: "磁盘已满", errno.EACCES: "没有访问权限", errno.EPERM: "没有访问权限",
+              errno.EROFS: "磁盘或文件夹是只读的", errno.ENAMETOOLONG: "文件名过长", errno.ENOENT: "文件或文件夹不存在",
+              errno.ENOTDIR: "路径中有一段是文件而不是文件夹", errno.EDQUOT: "磁盘配额已满"}
+    return causes.get(exc.errno or 0, exc.strerror or str(exc)) + "，操作已停止"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

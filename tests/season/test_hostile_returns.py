@@ -733,3 +733,11 @@ def test_entity_declarations_are_refused_in_utf16_parts_too(ws, tmp_path):
     assert files["实体.xlsx"]["findings"][0]["code"] == "file-corrupt" and not files["实体.xlsx"]["readable"]
     assert files["十六位.xlsx"]["readable"] and files["十六位.xlsx"]["unit"]          # no false alarm
     assert files[good[1].name]["errors"] == 0
+
+
+def test_a_file_system_error_anywhere_is_one_line_not_a_traceback(tmp_path):
+    blocker = tmp_path / "不是文件夹"
+    blocker.write_text("x")
+    run = run_xlperf("template", "--year", 2024, "-o", blocker / "自评表.xlsx", timeout=60)
+    assert run.code == 2 and "Traceback" not in run.text
+    assert "路径中有一段是文件而不是文件夹" in run.err and "不是文件夹" in run.err

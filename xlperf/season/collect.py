@@ -100,6 +100,10 @@ def from_imap(ws: Workspace, report: CollectReport, handle: Callable[[Incoming],
     settings = MailSettings.from_dict(ws.mail)
 
     def store_attachment(att) -> None:
+        if len(att.data) > MAX_FILE:
+            report.problems.append(f"{att.sender}：附件 {att.filename} 有 {len(att.data) / 1e6:,.0f} MB，"
+                                   f"超过上限 {MAX_FILE / 1e6:,.0f} MB，未收集")
+            return
         handle(Incoming(att.filename, att.data, "imap", f"{settings.imap_folder}/{att.message_uid}/{att.filename}",
                         att.sender))
 

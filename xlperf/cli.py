@@ -43,7 +43,8 @@ def _os_cause(exc: OSError) -> str:
     import errno
     causes = {errno.ENOSPC: "磁盘已满", errno.EACCES: "没有访问权限", errno.EPERM: "没有访问权限",
               errno.EROFS: "磁盘或文件夹是只读的", errno.ENAMETOOLONG: "文件名过长", errno.ENOENT: "文件或文件夹不存在",
-              errno.ENOTDIR: "路径中有一段是文件而不是文件夹", errno.EDQUOT: "磁盘配额已满"}
+              errno.ENOTDIR: "路径中有一段是文件而不是文件夹", errno.EDQUOT: "磁盘配额已满",
+              errno.EEXIST: "已有同名的文件或文件夹"}
     return causes.get(exc.errno or 0, exc.strerror or str(exc)) + "，操作已停止"
 
 

@@ -740,4 +740,4 @@ def test_a_file_system_error_anywhere_is_one_line_not_a_traceback(tmp_path):
     blocker.write_text("x")
     run = run_xlperf("template", "--year", 2024, "-o", blocker / "自评表.xlsx", timeout=60)
     assert run.code == 2 and "Traceback" not in run.text
-    assert "路径中有一段是文件而不是文件夹" in run.err and "不是文件夹" in run.err
+    assert "不是文件夹：已有同名的文件或文件夹，操作已停止" in run.err

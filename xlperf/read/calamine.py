@@ -200,8 +200,9 @@ def _ods_part(z: zipfile.ZipFile, name: str, path, limit: int) -> Element | None
     if info.file_size > limit:
         raise fail(path, "file-too-large",
                    too_large_message(f"{name} 解压后 {info.file_size:,} 字节，上限 {limit:,} 字节"))
-    data = z.read(info)
-    if b"<!DOCTYPE" in data:
+    from .xlsx import declares_entities, inflate_capped
+    data = inflate_capped(z, info, limit, path)       # the real inflated size, not the declared one
+    if declares_entities(data):                       # in any encoding expat reads, UTF-16 included
         raise fail(path, "file-corrupt", MSG_CORRUPT)
     return fromstring(data)
 

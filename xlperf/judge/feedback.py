@@ -136,6 +136,10 @@ def write_feedback(src: str | Path, result: CheckResult, outdir: str | Path, nam
     ws.auto_filter.ref = f"A1:F{max(2, len(result.findings) + 1)}"
     target = unique_path(outdir, fit_name(name or f"{src.stem}_反馈.xlsx"))
     tmp = target.with_name(target.name + ".part")
-    wb.save(tmp)
-    tmp.replace(target)
+    try:
+        wb.save(tmp)
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)      # a full disk leaves no half-written copy behind
+        raise
     return target

@@ -677,8 +677,6 @@ def test_standalone_check_compares_visible_prefill_with_the_signed_one(ws, tmp_p
 
 
 def test_dangerous_content_gets_a_warning_and_never_travels_into_the_feedback_copy(ws, tmp_path):
-    import json
-
     import openpyxl
     good = good_returns(ws, tmp_path, 2)
     risky = tmp_path / "危险.xlsx"

@@ -22,7 +22,7 @@ import pandas as pd
 from ..judge.batch import check_files
 from ..judge.check import CheckResult
 from .aggregate import summarize
-from .model import CSV_NOTE, Entry, Summary, Table  # noqa: F401 — CSV_NOTE re-exported for callers
+from .model import Entry, Summary, Table
 
 NUMERIC = {"money", "rate", "share", "score", "number"}
 

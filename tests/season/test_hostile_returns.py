@@ -739,3 +739,28 @@ def test_a_file_system_error_anywhere_is_one_line_not_a_traceback(tmp_path):
     run = run_xlperf("template", "--year", 2024, "-o", blocker / "自评表.xlsx", timeout=60)
     assert run.code == 2 and "Traceback" not in run.text
     assert "不是文件夹：已有同名的文件或文件夹，操作已停止" in run.err
+
+
+def hand_made_ods(path: Path, cells_xml: bytes) -> Path:
+    """An .ods as a zip of its parts: enough for xlperf to take it for LibreOffice's."""
+    content = (b'<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+               b'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+               b'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+               b'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet>'
+               b'<table:table table:name="Sheet1"><table:table-row>' + cells_xml +
+               b'</table:table-row></table:table></office:spreadsheet></office:body></office:document-content>')
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), b"application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", content)
+    return path
+
+
+def test_an_ods_with_millions_of_cells_in_one_row_is_refused_before_it_is_parsed(ws, tmp_path):
+    good = good_returns(ws, tmp_path, 1)[0]
+    wide = hand_made_ods(tmp_path / "一行.ods", b"<table:table-cell/>" * 3_700_000)
+
+    run, files = check_json(wide, good)
+
+    assert files["一行.ods"]["findings"][0]["code"] == "file-too-large"
+    assert files[good.name]["form"] and files[good.name]["errors"] == 0
+    assert run.peak_mib < 1024

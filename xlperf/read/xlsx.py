@@ -140,8 +140,7 @@ def count_tags(data: bytes, local: str) -> int:
     if isinstance(text, str):
         text = text.encode("utf-8", "ignore")
     t = local.encode()
-    return (text.count(b"<" + t + b" ") + text.count(b"<" + t + b">") + text.count(b"<" + t + b"/")
-            + text.count(b":" + t + b" "))
+    return sum(text.count(lead + t + tail) for lead in (b"<", b":") for tail in (b" ", b">", b"/"))
 
 
 class _Package:

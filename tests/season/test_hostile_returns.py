@@ -764,3 +764,27 @@ def test_an_ods_with_millions_of_cells_in_one_row_is_refused_before_it_is_parsed
     assert files["一行.ods"]["findings"][0]["code"] == "file-too-large"
     assert files[good.name]["form"] and files[good.name]["errors"] == 0
     assert run.peak_mib < 1024
+
+
+@pytest.mark.slow
+def test_a_big_sheet_listed_400_times_is_parsed_once_row_by_row(ws, tmp_path):
+    """400 <sheet> entries point at one part of 250,000 extra rows (about 20 MB of XML)."""
+    import re
+    good = good_returns(ws, tmp_path, 2)
+    part = sheet_part(good[0])
+    filler = b"".join(b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>%s</t></is></c></row>' % (i, i, b"x" * 40)
+                      for i in range(1000, 251000))
+
+    def many_sheets(d: bytes) -> bytes:
+        m = re.search(rb"<sheet [^>]*/>", d)
+        extra = b"".join(re.sub(rb'name="[^"]*"', b'name="S%d"' % i, re.sub(rb'sheetId="\d+"', b'sheetId="%d"' % (i + 100),
+                                                                          m.group(0))) for i in range(400))
+        return d[:m.end()] + extra + d[m.end():]
+    big = rewrite(good[0], tmp_path / "大表四百页.xlsx", {"xl/workbook.xml": many_sheets,
+                                                       part: lambda d: d.replace(b"</sheetData>", filler + b"</sheetData>", 1)})
+
+    run, files = check_json(big, good[1], timeout=120)
+
+    assert files["大表四百页.xlsx"]["readable"] and files["大表四百页.xlsx"]["unit"], files["大表四百页.xlsx"]
+    assert files[good[1].name]["errors"] == 0
+    assert run.peak_mib < 1024

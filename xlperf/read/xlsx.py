@@ -12,7 +12,8 @@ import posixpath
 import re
 import zipfile
 from datetime import datetime, timedelta
-from xml.etree.ElementTree import Element, fromstring
+from typing import Iterator
+from xml.etree.ElementTree import Element, XMLPullParser, fromstring
 
 from .detect import MSG_CORRUPT, CellBudget, fail, too_large_message
 from .grid import Grid, Sheet
@@ -98,6 +99,13 @@ def _ref(ref: str) -> tuple[int, int]:
 
 MAX_ROWS, MAX_COLS = 1_048_576, 16_384       # Excel's grid: a cell beyond it is a damaged or forged file
 MAX_MERGED_CELLS = 1_000_000                  # cells covered by merged ranges, over the workbook
+TREE_TAGS = 1_000_000                         # tags in a sheet part parsed as one tree; more are streamed
+
+
+def _tag_count(data: bytes) -> int:
+    """Upper bound of the elements in a part (every element opens with "<")."""
+    text = _as_text(data)
+    return text.count("<") if isinstance(text, str) else text.count(b"<")
 
 
 def inflate_capped(z: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, path) -> bytes:
@@ -298,9 +306,11 @@ def _read(pkg: _Package, path, max_cells: int) -> Grid:
             if data is not None:
                 if count_tags(data, "c") > budget.left:       # refuse before building a tree of millions
                     budget.take(budget.left + 1)
-                root = fromstring(data)
+                # A usual sheet is parsed whole (fast); one with very many elements row by row, so the
+                # tree never holds more than a chunk of it (slower, but memory stays bounded).
+                source = fromstring(data) if _tag_count(data) <= TREE_TAGS else _SheetStream(data)
                 del data
-                _fill_sheet(sheet, root, sst, styles, date1904, budget, merged_left)
+                _fill_sheet(sheet, source, sst, styles, date1904, budget, merged_left)
         grid.sheets.append(sheet)
 
     for part, cell, what in package_hazards(list(pkg.names), pkg.read):
@@ -330,17 +340,86 @@ def _read(pkg: _Package, path, max_cells: int) -> Grid:
     return grid
 
 
-def _fill_sheet(sheet: Sheet, root: Element, sst: list[str], styles: list[tuple[str, bool, bool]],
+class _SheetStream:
+    """A worksheet part parsed row by row: each row is handed over and then dropped from the tree.
+
+    Only one row's elements are alive at a time, so memory follows the cells
+    kept, not the size of the XML; what follows the rows (merged ranges,
+    protection) is in `root` once the rows are exhausted.
+    """
+
+    CHUNK = 1 << 20
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+        self.parser = XMLPullParser(events=("start", "end"))
+        self.root: Element | None = None
+        self.events: list = []
+        while self.root is None and self._feed():
+            for ev, el in self.events:
+                if ev == "start":
+                    self.root = el
+                    break
+        if self.root is None:
+            raise SyntaxError("no root element")
+
+    def _feed(self) -> bool:
+        """Parse the next chunk; False once everything was parsed."""
+        if self.pos > len(self.data):
+            return False
+        chunk = self.data[self.pos:self.pos + self.CHUNK]
+        self.pos += self.CHUNK
+        if chunk:
+            self.parser.feed(chunk)
+        else:
+            self.parser.close()
+            self.pos = len(self.data) + 1
+            self.data = b""
+        self.events.extend(self.parser.read_events())
+        return True
+
+    def rows(self, row_tag: str, data_tag: str) -> Iterator[Element]:
+        sheet_data = None
+        while True:
+            events, self.events = self.events, []
+            done = []
+            for ev, el in events:
+                if ev == "start":
+                    if el.tag == data_tag and sheet_data is None:
+                        sheet_data = el
+                elif el.tag == row_tag and sheet_data is not None:
+                    yield el
+                    done.append(el)
+            if done:        # drop the rows handed over; they lead sheetData's children in order
+                n = len(done)
+                if len(sheet_data) >= n and sheet_data[n - 1] is done[-1]:
+                    del sheet_data[:n]
+                else:
+                    for el in done:
+                        el.clear()
+            if not self._feed():
+                return
+
+
+def _fill_sheet(sheet: Sheet, stream: "_SheetStream | Element", sst: list[str], styles: list[tuple[str, bool, bool]],
                 date1904: bool, budget: CellBudget, merged_left: list[int] | None = None) -> None:
-    ns = _ns_of(root)
+    if isinstance(stream, _SheetStream):
+        root = stream.root
+        ns = _ns_of(root)
+        rows = stream.rows(ns + "row", ns + "sheetData")
+    else:
+        root = stream
+        ns = _ns_of(root)
+        found = root.find(ns + "sheetData")
+        rows = iter(found if found is not None else ())
     c_tag, v_tag, f_tag, is_tag = ns + "c", ns + "v", ns + "f", ns + "is"
     t_tag, r_tag = ns + "t", ns + "r"
     values, formats, formulas = sheet.values, sheet.formats, sheet.formulas
     unlocked: set[tuple[int, int]] = set()
     style_of = {str(i): st for i, st in enumerate(styles)}
-    data = root.find(ns + "sheetData")
     r = -1
-    for row in (data if data is not None else ()):
+    for row in rows:
         rr = row.get("r")
         r = int(rr) - 1 if rr else r + 1
         budget.take(len(row))

@@ -48,6 +48,18 @@ def _os_cause(exc: OSError) -> str:
     return causes.get(exc.errno or 0, exc.strerror or str(exc)) + "，操作已停止"
 
 
+def _set_timeout(ctx, param, value):
+    """--timeout sets the per-file budget for this run (the worker reads $XLPERF_FILE_TIMEOUT)."""
+    if value is not None:
+        if value <= 0:
+            raise click.BadParameter("须为正数（秒）")
+        os.environ["XLPERF_FILE_TIMEOUT"] = str(value)
+    return value
+
+
+timeout_option = click.option("--timeout", type=float, default=None, expose_value=False, callback=_set_timeout,
+                              help="每个文件读取和校验的时间上限（秒，默认 30；也可用环境变量 XLPERF_FILE_TIMEOUT）")
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="xlperf")
 def main() -> None:
@@ -108,6 +120,7 @@ def template_cmd(form: str, year: int, output: Path, password: str | None, force
 @click.option("--form", "form_hint", default=None, help="优先按此表式识别")
 @click.option("-w", "--workspace", "workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="用该工作区的签名密钥和名单校验（在工作区文件夹内运行时自动使用）")
+@timeout_option
 @friendly
 def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None, form_hint: str | None,
               workspace: Path | None) -> None:
@@ -271,6 +284,7 @@ def send_cmd(workspace: Path, dry_run: bool) -> None:
 @main.command("collect")
 @workspace_option
 @click.option("--from", "source", required=True, help="文件夹、.zip 压缩包，或 imap（从邮箱收取）")
+@timeout_option
 @friendly
 def collect_cmd(workspace: Path, source: str) -> None:
     """收集回收的自评表：存档、校验、与名单匹配。"""

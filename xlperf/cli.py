@@ -31,8 +31,34 @@ def friendly(fn):
         except XlperfError as exc:
             err_console.print(f"[red]错误[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
             sys.exit(2)
+        except OSError as exc:        # a read-only folder or a full disk anywhere: one line naming the path
+            where = exc.filename or ""
+            err_console.print(f"[red]错误[/red] {escape(f'{where}：' if where else '')}{escape(_os_cause(exc))} "
+                              "[dim]\\[file-system-error][/dim]", markup=True, highlight=False, soft_wrap=True)
+            sys.exit(2)
     return wrapper
 
+
+def _os_cause(exc: OSError) -> str:
+    import errno
+    causes = {errno.ENOSPC: "磁盘已满", errno.EACCES: "没有访问权限", errno.EPERM: "没有访问权限",
+              errno.EROFS: "磁盘或文件夹是只读的", errno.ENAMETOOLONG: "文件名过长", errno.ENOENT: "文件或文件夹不存在",
+              errno.ENOTDIR: "路径中有一段是文件而不是文件夹", errno.EDQUOT: "磁盘配额已满",
+              errno.EEXIST: "已有同名的文件或文件夹"}
+    return causes.get(exc.errno or 0, exc.strerror or str(exc)) + "，操作已停止"
+
+
+def _set_timeout(ctx, param, value):
+    """--timeout sets the per-file budget for this run (the worker reads $XLPERF_FILE_TIMEOUT)."""
+    if value is not None:
+        if value <= 0:
+            raise click.BadParameter("须为正数（秒）")
+        os.environ["XLPERF_FILE_TIMEOUT"] = str(value)
+    return value
+
+
+timeout_option = click.option("--timeout", type=float, default=None, expose_value=False, callback=_set_timeout,
+                              help="每个文件读取和校验的时间上限（秒，默认 30；也可用环境变量 XLPERF_FILE_TIMEOUT）")
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="xlperf")
@@ -92,16 +118,22 @@ def template_cmd(form: str, year: int, output: Path, password: str | None, force
 @click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path),
               help="为每个文件生成标注问题的反馈副本，写入该目录")
 @click.option("--form", "form_hint", default=None, help="优先按此表式识别")
+@click.option("-w", "--workspace", "workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="用该工作区的签名密钥和名单校验（在工作区文件夹内运行时自动使用）")
+@timeout_option
 @friendly
-def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None, form_hint: str | None) -> None:
+def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None, form_hint: str | None,
+              workspace: Path | None) -> None:
     """校验回收的自评表。退出码：0 无错误，1 有错误，2 有文件无法读取。"""
     import json
 
-    from .judge.check import check
+    from .judge.batch import BoundedChecker
     from .terminal import print_result
+    checker = BoundedChecker()
+    judge = _standalone_judge(workspace, form_hint, checker)
     results = []
     for f in _expand(files):
-        res = check(f, form_hint=form_hint)
+        res = judge(f)      # one file that hangs or crashes gets its own finding
         results.append(res)
         if feedback_dir and res.readable:
             from .judge.feedback import write_feedback
@@ -110,7 +142,7 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
                 if not as_json:
                     console.print(f"反馈副本：{out}")
             except Exception as exc:  # noqa: BLE001 — a feedback failure must not hide the check
-                err_console.print(f"[yellow]无法生成反馈副本[/yellow] {f}：{exc}")
+                err_console.print(f"[yellow]无法生成反馈副本[/yellow] {escape(f'{f}：{exc}')}", soft_wrap=True)
         if not as_json:
             print_result(console, res)
     if not as_json and len(results) > 1:
@@ -120,10 +152,32 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
                       f"有错误 {with_errors} 个，无法读取 {unreadable} 个。", highlight=False)
     if as_json:
         from .judge.serialize import result_json
-        click.echo(json.dumps({"files": [result_json(r) for r in results]}, ensure_ascii=False, indent=1))
+        click.echo(json.dumps({"files": [result_json(r) for r in results]}, ensure_ascii=False, indent=1, allow_nan=False))
     if any(not r.readable for r in results):
         sys.exit(2)
     sys.exit(1 if any(r.errors for r in results) else 0)
+
+
+def _standalone_judge(workspace: Path | None, form_hint: str | None, checker):
+    """check as `collect` does with the workspace's key and roster; without one, against the embedded pre-fill."""
+    from .judge.identity import unverified_checker, verifier
+    if workspace is None and (Path(".") / "xlperf.yaml").is_file():
+        workspace = Path(".")
+    if workspace is None:
+        return lambda f: checker.check(f, form_hint=form_hint, extra=[unverified_checker()])
+    from .season.collect import workspace_findings
+    ws = _open(workspace)
+
+    def judge(f):
+        res = checker.check(f, form_hint=form_hint or ws.form, extra=[verifier(ws.secret)])
+        if res.readable and res.form:
+            conn = ws.connect()
+            try:
+                workspace_findings(ws, conn, res)
+            finally:
+                conn.close()
+        return res
+    return judge
 
 
 def _expand(paths) -> list[Path]:
@@ -230,6 +284,7 @@ def send_cmd(workspace: Path, dry_run: bool) -> None:
 @main.command("collect")
 @workspace_option
 @click.option("--from", "source", required=True, help="文件夹、.zip 压缩包，或 imap（从邮箱收取）")
+@timeout_option
 @friendly
 def collect_cmd(workspace: Path, source: str) -> None:
     """收集回收的自评表：存档、校验、与名单匹配。"""
@@ -259,14 +314,16 @@ def status_cmd(workspace: Path, export: Path | None) -> None:
     for col in ("层级", "代码", "地区", "应报", "已报", "合格", "有错误", "未报"):
         t.add_column(col)
     for rs in [st.overall] + st.regions:
-        t.add_row(LEVEL_ZH[rs.level], rs.code, rs.name, *(str(x) for x in (rs.expected, rs.returned, rs.valid, rs.errors, rs.missing)))
+        t.add_row(LEVEL_ZH[rs.level], escape(rs.code), escape(rs.name),
+                  *(str(x) for x in (rs.expected, rs.returned, rs.valid, rs.errors, rs.missing)))
     console.print(t)
     if st.pending:
         p = Table(title="待催报")
         for col in ("单位", "项目", "情况", "联系人", "邮箱"):
             p.add_column(col)
         for x in st.pending:
-            p.add_row(x.unit_name, x.project_name, x.reason + (f"（{x.errors}个错误）" if x.errors else ""), x.contact, x.email)
+            p.add_row(*(escape(str(v)) for v in (x.unit_name, x.project_name, x.reason + (f"（{x.errors}个错误）" if x.errors else ""),
+                                                 x.contact, x.email)))
         console.print(p)
     if st.unmatched:
         console.print(f"另有 {st.unmatched} 个文件未能匹配名单，已保存在工作区。")

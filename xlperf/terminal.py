@@ -18,9 +18,10 @@ def print_result(console: Console, r: CheckResult) -> None:
                       f"[dim]{escape('[' + f.code + ']') if f else ''}[/dim]", soft_wrap=True)
         return
     rate = r.funds.get("rate")
-    head = (f"[bold]{escape(r.path)}[/bold]  {r.unit or '（未填单位）'} · {r.project or '（未填项目）'} · {r.year or ''}年度 · "
-            f"执行率 {'—' if rate is None else f'{rate * 100:.2f}%'} · 总分 {r.total_score if r.total_score is not None else '—'}"
-            f" · {r.grade or ''}")
+    # Every string from a returned file is escaped: a unit named "[/]" must not break rich's markup.
+    head = (f"[bold]{escape(r.path)}[/bold]  {escape(r.unit or '（未填单位）')} · {escape(r.project or '（未填项目）')} · "
+            f"{r.year or ''}年度 · 执行率 {'—' if rate is None else f'{rate * 100:.2f}%'} · "
+            f"总分 {r.total_score if r.total_score is not None else '—'} · {escape(str(r.grade or ''))}")
     console.print(head, highlight=False, soft_wrap=True)
     if not r.findings:
         console.print("  [green]未发现问题[/green]")
@@ -29,6 +30,7 @@ def print_result(console: Console, r: CheckResult) -> None:
     for col in ("严重程度", "单元格", "代码", "问题说明"):
         t.add_column(col, overflow="fold")
     for f in r.findings:
-        t.add_row(f"[{_STYLE[f.severity]}]{SEVERITY_ZH[f.severity]}[/]", f.cell or "—", f.code, escape(f.message))
+        t.add_row(f"[{_STYLE[f.severity]}]{SEVERITY_ZH[f.severity]}[/]", escape(f.cell or "—"), escape(f.code),
+                  escape(f.message))
     console.print(t)
     console.print(f"  共 {r.errors} 个错误，{r.warnings} 个警告", highlight=False)

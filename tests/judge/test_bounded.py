@@ -7,7 +7,7 @@ from helpers import badcheck
 from xlperf.form.samples import example_form_data
 from xlperf.form.spec import load_form
 from xlperf.form.template import TemplateOptions, write_template
-from xlperf.judge.batch import BoundedChecker
+from xlperf.judge.batch import PooledChecker
 from xlperf.judge.check import check
 
 
@@ -20,7 +20,7 @@ def a_return(tmp_path: Path) -> Path:
 
 def test_the_bounded_checker_gives_what_check_gives(tmp_path):
     path = a_return(tmp_path)
-    checker = BoundedChecker(1)
+    checker = PooledChecker(1)
     try:
         got = checker.check(path, display_name="县里的表.xlsx")
     finally:
@@ -31,7 +31,7 @@ def test_the_bounded_checker_gives_what_check_gives(tmp_path):
 
 def test_a_check_that_spins_is_stopped_at_the_time_limit_and_the_next_file_still_works(tmp_path):
     path = a_return(tmp_path)
-    checker = BoundedChecker(1, timeout=1.0)
+    checker = PooledChecker(1, timeout=1.0)
     real, checker.target = checker.target, badcheck.spins
     try:
         res = checker.check(path, display_name="卡住.xlsx")
@@ -44,7 +44,7 @@ def test_a_check_that_spins_is_stopped_at_the_time_limit_and_the_next_file_still
 
 def test_a_reader_that_dies_is_reported_as_that_files_problem(tmp_path):
     path = a_return(tmp_path)
-    checker = BoundedChecker(1)
+    checker = PooledChecker(1)
     real, checker.target = checker.target, badcheck.dies
     try:
         res = checker.check(path, display_name="坏文件.xlsx")

@@ -211,15 +211,20 @@ def test_formula_like_text_from_returns_stays_text_in_the_workbook(province):
         assert not any("<f>" in z.read(n).decode("utf-8") for n in z.namelist() if n.startswith("xl/worksheets/"))
 
 
-def test_formula_like_text_is_written_verbatim_to_csv(province, tmp_path):
+def test_formula_like_text_is_neutralised_in_csv_and_the_notes_say_so(province, tmp_path):
     export_csv(province["summary"], tmp_path)
     raw = (tmp_path / "indicators.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     df = pd.read_csv(tmp_path / "indicators.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
     names = set(df["三级指标"])
-    assert set(INJECTIONS) <= names
+    assert {"'" + x for x in INJECTIONS} <= names and not set(INJECTIONS) & names
+    assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for col in df.columns for v in df[col] if v)
     miss = pd.read_csv(tmp_path / "missing.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    assert "@SUM(1)" in set(miss["联系人"])
+    assert "'@SUM(1)" in set(miss["联系人"])
+    notes = [r for r in openpyxl.load_workbook(province["xlsx"])["说明"].iter_rows(values_only=True)]
+    assert any(r[0] == "CSV 导出" and "单引号" in r[1] for r in notes)
+    parquet = {p.stem: p for p in export_parquet(province["summary"], tmp_path / "pq")}
+    assert set(INJECTIONS) <= set(pd.read_parquet(parquet["indicators"])["三级指标"])      # Parquet keeps the text
 
 
 def test_csv_and_parquet_round_trip_with_the_same_rows_and_totals(province, tmp_path):

@@ -6,9 +6,11 @@ because at most a few chunks are in flight.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +32,107 @@ def _check_chunk(paths: list[str]) -> list[CheckResult]:
     return [_slim(check(p)) for p in paths]
 
 
+DEFAULT_TIMEOUT = 30.0
+
+
+def file_timeout() -> float:
+    """Seconds one file may take to be judged: $XLPERF_FILE_TIMEOUT, else 30."""
+    try:
+        t = float(os.environ.get("XLPERF_FILE_TIMEOUT", "") or DEFAULT_TIMEOUT)
+    except ValueError:
+        t = DEFAULT_TIMEOUT
+    return t if t > 0 else DEFAULT_TIMEOUT
+
+
+def timeout_result(path: str, seconds: float) -> CheckResult:
+    return CheckResult(path=path, readable=False, findings=[Finding(
+        "check-timeout", ERROR, f"读取和校验此文件超过 {seconds:g} 秒仍未完成，已停止（文件结构异常或过于庞大），"
+        "其他文件照常处理；请让单位用 Excel 或 WPS 重新保存后再提交", path)])
+
+
+def crashed_result(path: str) -> CheckResult:
+    return CheckResult(path=path, readable=False, findings=[Finding(
+        "reader-crashed", ERROR, "读取此文件时读取程序异常退出（文件可能已损坏），请让单位用 Excel 或 WPS 重新保存后再提交", path)])
+
+
+def _serve(conn) -> None:
+    """A judging worker: check each (path, kwargs) it is sent until the pipe closes."""
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        path, kwargs = msg
+        conn.send(check(path, **kwargs))
+
+
+class BoundedChecker:
+    """Checks files one at a time in a reused worker process, each under a time budget.
+
+    One file that hangs a reader or kills it (a Rust abort, memory running out)
+    comes back as a `check-timeout` or `reader-crashed` finding; the worker is
+    then replaced and the caller goes on. Arguments cross by pickling, so
+    `extra` checks must be picklable objects (see identity.Verifier).
+    """
+
+    def __init__(self, timeout: float | None = None) -> None:
+        self.timeout = file_timeout() if timeout is None else timeout
+        self._proc = None
+        self._conn = None
+
+    def _start(self) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child,), daemon=True)
+        self._proc.start()
+        child.close()
+
+    def check(self, path: Path | str, **kwargs) -> CheckResult:
+        p = str(path)
+        shown = kwargs.get("display_name") or p
+        if "fork" not in multiprocessing.get_all_start_methods():    # pragma: no cover - Windows
+            return check(p, **kwargs)
+        if self._proc is None or not self._proc.is_alive():
+            self.close()
+            self._start()
+        try:
+            self._conn.send((p, kwargs))
+            if not self._conn.poll(self.timeout):
+                self.close()
+                return timeout_result(shown, self.timeout)
+            return self._conn.recv()
+        except (EOFError, OSError):
+            self.close()
+            return crashed_result(shown)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except OSError:
+                pass
+        if self._proc is not None:
+            self._proc.join(0.2)
+            if self._proc.is_alive():
+                self._proc.kill()
+            self._proc.join()
+        self._proc = self._conn = None
+
+    def __enter__(self) -> "BoundedChecker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def check_bounded(path: Path | str, *, timeout: float | None = None, **kwargs) -> CheckResult:
+    """`check(path, **kwargs)` once, in a fresh worker under the time budget (see BoundedChecker)."""
+    with BoundedChecker(timeout) as one:
+        return one.check(path, **kwargs)
+
+
 def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progress: bool = True,
                 chunk: int = 32) -> Iterator[CheckResult]:
     """Check files in worker processes; yields results in input order, holding few in memory.
@@ -42,11 +145,16 @@ def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progres
     bar = _Progress(len(items)) if progress else None
     try:
         if jobs == 1 or len(items) <= chunk:
-            for p in items:
-                res = _slim(check(p))
-                if bar:
-                    bar.advance(1)
-                yield res
+            one = BoundedChecker() if jobs > 1 else None      # jobs=1 stays in this process (profiling)
+            try:
+                for p in items:
+                    res = _slim(one.check(p) if one else check(p))
+                    if bar:
+                        bar.advance(1)
+                    yield res
+            finally:
+                if one:
+                    one.close()
             return
         remaining: deque[list[str]] = deque(items[i:i + chunk] for i in range(0, len(items), chunk))
         while remaining:
@@ -55,44 +163,54 @@ def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progres
                     if bar:
                         bar.advance(len(done))
                     yield from done
-            except BrokenProcessPool:
-                # A worker died (a reader aborted, or memory ran out). Re-run the head chunk one file
-                # per process so the culprit is reported as its own finding, then go on with a new pool.
-                for p in remaining.popleft():
-                    if bar:
-                        bar.advance(1)
-                    yield _isolated(p)
+            except (BrokenProcessPool, _ChunkTimeout):
+                # A worker died (a reader aborted, or memory ran out) or hangs. Re-run the head chunk one
+                # file per process under the time budget so the culprit is reported as its own finding,
+                # then go on with a new pool.
+                with BoundedChecker() as one:
+                    for p in remaining.popleft():
+                        if bar:
+                            bar.advance(1)
+                        yield _slim(one.check(p))
     finally:
         if bar:
             bar.close()
 
 
+class _ChunkTimeout(Exception):
+    """The head chunk took longer than one file's time budget: some file in it hangs."""
+
+
 def _pooled(remaining: deque, jobs: int) -> Iterator[list[CheckResult]]:
     """Results of `remaining` chunks in order, popping each chunk only once it is done."""
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        pending: deque[Future] = deque()
-        queued = iter(list(remaining))
-        for c in queued:
-            pending.append(pool.submit(_check_chunk, c))
-            if len(pending) >= 2 * jobs:
-                break
-        while pending:
-            done = pending[0].result()      # raises BrokenProcessPool if any worker died
-            pending.popleft()
-            remaining.popleft()
-            nxt = next(queued, None)
-            if nxt is not None:
-                pending.append(pool.submit(_check_chunk, nxt))
-            yield done
+    pool = ProcessPoolExecutor(max_workers=jobs)
+    try:
+        yield from _pooled_in(pool, remaining, jobs)
+    except FutureTimeout:
+        for proc in list((pool._processes or {}).values()):    # a hung worker never returns: end it
+            proc.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise _ChunkTimeout() from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _isolated(path: str) -> CheckResult:
-    with ProcessPoolExecutor(max_workers=1) as one:
-        try:
-            return one.submit(_check_chunk, [path]).result()[0]
-        except BrokenProcessPool:
-            return CheckResult(path=path, readable=False, findings=[Finding(
-                "reader-crashed", ERROR, "读取此文件时读取程序异常退出（文件可能已损坏），请让单位用 Excel 或 WPS 重新保存后再提交", path)])
+def _pooled_in(pool: ProcessPoolExecutor, remaining: deque, jobs: int) -> Iterator[list[CheckResult]]:
+    budget = file_timeout()
+    pending: deque[Future] = deque()
+    queued = iter(list(remaining))
+    for c in queued:
+        pending.append(pool.submit(_check_chunk, c))
+        if len(pending) >= 2 * jobs:
+            break
+    while pending:
+        done = pending[0].result(timeout=budget)   # BrokenProcessPool if a worker died
+        pending.popleft()
+        remaining.popleft()
+        nxt = next(queued, None)
+        if nxt is not None:
+            pending.append(pool.submit(_check_chunk, nxt))
+        yield done
 
 
 class _Progress:
@@ -158,18 +276,7 @@ def _context():
     return ctx
 
 
-def _crashed(shown: str) -> CheckResult:
-    return CheckResult(path=shown, readable=False, findings=[Finding(
-        "reader-crashed", ERROR, "读取此文件时读取程序异常退出（文件可能已损坏或过大），请用 Excel 或 WPS 重新保存后再提交", shown)])
-
-
-def _timed_out(shown: str, timeout: float) -> CheckResult:
-    return CheckResult(path=shown, readable=False, findings=[Finding(
-        "check-timeout", ERROR, f"校验超过 {timeout:g} 秒仍未完成，已停止（文件可能过大或已损坏），请用 Excel 或 WPS 重新保存后再提交",
-        shown)])
-
-
-class BoundedChecker:
+class PooledChecker:
     """`check` one file at a time for a server: worker processes, a time limit, a memory cap.
 
     A file that makes a reader crash, spin or swell costs a worker process,
@@ -222,7 +329,7 @@ class BoundedChecker:
             return fut.result(timeout=self.timeout)
         except FutureTimeout:
             self._discard(pool, kill=True)
-            return _timed_out(shown, self.timeout)
+            return timeout_result(shown, self.timeout)
         except (BrokenProcessPool, RuntimeError):
             self._discard(pool)
             return self._alone(str(path), secret, form_hint, display_name, shown)
@@ -234,9 +341,9 @@ class BoundedChecker:
             return one.submit(self.target, path, secret, form_hint, display_name).result(timeout=self.timeout)
         except FutureTimeout:
             self._discard(one, kill=True)
-            return _timed_out(shown, self.timeout)
+            return timeout_result(shown, self.timeout)
         except BrokenProcessPool:
-            return _crashed(shown)
+            return crashed_result(shown)
         finally:
             one.shutdown(wait=False, cancel_futures=True)
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..errors import UnreadableFile
-from .findings import ERROR, INFO, Finding
+from .findings import ERROR, INFO, WARNING, Finding
 from ..read import read_grid
 from ..read.grid import Grid
 from ..read.locate import Located, locate
@@ -105,7 +104,26 @@ def check_grid(grid: Grid, specs: list[FormSpec] | None = None, *, form_hint: st
         funds=outcome.funds, indicators=outcome.indicators, total_score=outcome.total_score,
         total_weight=outcome.total_weight, grade=outcome.grade, printed_total=loc.data.printed.get("total_score"),
         printed_grade=loc.data.printed.get("grade"), goal_planned=loc.data.goal_planned,
-        goal_actual=loc.data.goal_actual, findings=outcome.findings)
+        goal_actual=loc.data.goal_actual, findings=outcome.findings + hazard_findings(grid))
+
+
+def hazard_findings(grid: Grid) -> list[Finding]:
+    """A warning for each thing in the file that could run code on the next computer (see read/hazards.py)."""
+    from ..read.hazards import formula_hazard
+    from ..read.locate import a1
+    out = [Finding("dangerous-content", WARNING, f"{cell + '：' if cell else ''}文件{what}，已忽略，反馈副本中不保留；"
+                   "请确认文件来源，并删除后重新提交", grid.path, sheet, cell)
+           for sheet, cell, what in grid.hazards]
+    for sheet in grid.sheets:
+        for (r, c), text in sheet.formulas.items():
+            what = formula_hazard(text)
+            if what:
+                cell = a1(r, c)
+                out.append(Finding("dangerous-content", WARNING, f"{cell}：{what}（={text[:60]}），已忽略，反馈副本中只保留其数值；"
+                                   "请确认文件来源，删除该公式后重新提交", grid.path, sheet.name, cell))
+                if len(out) >= 50:
+                    return out
+    return out
 
 
 def _s(v: object) -> str:

@@ -7,6 +7,7 @@ file is never touched: we read it and write a new file beside the others.
 from __future__ import annotations
 
 import io
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from .check import CheckResult
+from ..form.filenames import fit_name
 from .findings import ERROR, SEVERITY_ZH, WARNING
 from ..read import read_grid
 
@@ -24,7 +26,9 @@ ISSUES_SHEET = "问题清单"
 
 
 def set_text(cell, value: object) -> None:
-    """Write user text as text: a leading = + - @ must never become a formula."""
+    """Write user text as text: a leading = + - @ must never become a formula; NaN/∞ are shown as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        value = str(value)
     cell.value = value
     if isinstance(value, str) and value[:1] in "=+-@":
         cell.data_type = "s"
@@ -44,7 +48,14 @@ def _workbook_for(src: Path, result: CheckResult):
     """openpyxl workbook of the return: the file itself for xlsx, else rebuilt from its grid."""
     if result.format == "xlsx":
         with open(src, "rb") as fh:   # store objects have no extension, which openpyxl insists on for paths
-            return openpyxl.load_workbook(io.BytesIO(fh.read()), rich_text=False)
+            raw = fh.read()
+        try:
+            wb = openpyxl.load_workbook(io.BytesIO(raw), rich_text=False)   # keep_vba off: a VBA project never travels
+        except Exception:  # noqa: BLE001 — openpyxl refuses what our reader accepts (a NaN cell): rebuild from values
+            wb = None
+        if wb is not None:
+            _defuse(wb, raw)
+            return wb
     grid = read_grid(src)
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
@@ -59,6 +70,31 @@ def _workbook_for(src: Path, result: CheckResult):
         for r0, c0, r1, c1 in sheet.merged:
             ws.merge_cells(start_row=r0 + 1, start_column=c0 + 1, end_row=r1 + 1, end_column=c1 + 1)
     return wb
+
+
+def _defuse(wb, raw: bytes) -> None:
+    """Leave out what could run on the county's computer: DDE and external-link formulas become their
+    saved values, dangerous hyperlinks and links to other workbooks are dropped (see read/hazards.py)."""
+    from ..read.hazards import BAD_SCHEMES, formula_hazard
+    values = None
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                v = cell.value
+                text = getattr(v, "text", v)
+                if isinstance(text, str) and text.startswith("=") and formula_hazard(text[1:]):
+                    if values is None:
+                        values = openpyxl.load_workbook(io.BytesIO(raw), data_only=True, rich_text=False)
+                    cached = values[ws.title][cell.coordinate].value
+                    cell.value = cached
+                    if isinstance(cached, str):
+                        set_text(cell, cached)
+                link = cell.hyperlink
+                if link is not None and str(link.target or "").strip().lower().startswith(BAD_SCHEMES):
+                    cell.hyperlink = None
+    wb._external_links = []
+    for name in [n for n, d in wb.defined_names.items() if "[" in str(d.attr_text) or "\\\\" in str(d.attr_text)]:
+        del wb.defined_names[name]
 
 
 def write_feedback(src: str | Path, result: CheckResult, outdir: str | Path, name: str | None = None) -> Path:
@@ -98,8 +134,12 @@ def write_feedback(src: str | Path, result: CheckResult, outdir: str | Path, nam
         ws.column_dimensions[get_column_letter(c)].width = w
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:F{max(2, len(result.findings) + 1)}"
-    target = unique_path(outdir, name or f"{src.stem}_反馈.xlsx")
+    target = unique_path(outdir, fit_name(name or f"{src.stem}_反馈.xlsx"))
     tmp = target.with_name(target.name + ".part")
-    wb.save(tmp)
-    tmp.replace(target)
+    try:
+        wb.save(tmp)
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)      # a full disk leaves no half-written copy behind
+        raise
     return target

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from .findings import ERROR, WARNING, Finding
@@ -64,15 +65,32 @@ def verify_signature(secret: bytes, identity: dict) -> bool:
     return bool(sig) and hmac.compare_digest(sig, _mac(secret, identity, identity.get("prefill", "")))
 
 
-def verifier(secret: bytes, *, sender_emails: Callable[[str, str], str | None] | None = None,
-             received_from: str = "") -> Callable[[Located], Iterator[Finding]]:
-    """An extra check for `validate`: signature, tampered pre-fill, and (for mail) the sender."""
+@dataclass(frozen=True)
+class EmailBook:
+    """(unit code, project code) → the roster's e-mail address; plain data, so it crosses to a worker."""
 
-    def check(loc: Located) -> Iterator[Finding]:
+    emails: dict
+
+    def __call__(self, unit_code: str, project_code: str) -> str | None:
+        return self.emails.get((unit_code, project_code))
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """An extra check for `validate`: signature, copied identity, tampered pre-fill, and (for mail) the sender.
+
+    A picklable object rather than a closure, so a judging worker process can receive it.
+    """
+
+    secret: bytes
+    sender_emails: Callable[[str, str], str | None] | None = None
+    received_from: str = ""
+
+    def __call__(self, loc: Located) -> Iterator[Finding]:
         ident = loc.identity
         if not ident or "signature" not in ident:
             return
-        if not verify_signature(secret, ident):
+        if not verify_signature(self.secret, ident):
             yield Finding("signature-invalid", ERROR, "模板标识签名校验失败：标识页被篡改，或不是本工作区下发的模板",
                           sheet=loc.sheet, field="_xlperf")
             return
@@ -80,15 +98,78 @@ def verifier(secret: bytes, *, sender_emails: Callable[[str, str], str | None] |
             signed = json.loads(ident.get("prefill") or "{}")
         except ValueError:
             return
+        mismatch = identity_mismatch(loc, ident, signed)
+        if mismatch is not None:
+            yield mismatch
         yield from _compare(loc, signed)
-        if sender_emails and received_from:
-            expected = sender_emails(ident.get("unit_code", ""), ident.get("project_code", ""))
-            if expected and expected.lower() not in received_from.lower():
+        if self.sender_emails and self.received_from:
+            expected = self.sender_emails(ident.get("unit_code", ""), ident.get("project_code", ""))
+            if expected and expected.lower() not in self.received_from.lower():
                 yield Finding("identity-other-unit", WARNING,
-                              f"此表是下发给“{ident.get('unit_name', '')}”的，但由 {received_from} 发回，请确认是否代报或冒用",
+                              f"此表是下发给“{ident.get('unit_name', '')}”的，但由 {self.received_from} 发回，请确认是否代报或冒用",
                               sheet=loc.sheet, field="_xlperf")
 
-    return check
+
+def verifier(secret: bytes, *, sender_emails: Callable[[str, str], str | None] | None = None,
+             received_from: str = "") -> Verifier:
+    return Verifier(secret, sender_emails, received_from)
+
+
+IDENTITY_FIELDS = ("unit", "project_name")     # what says whose form this is, on the visible sheet
+IDENTITY_MISMATCH = "identity-mismatch"
+
+
+def identity_mismatch(loc: Located, ident: dict, signed: dict) -> Finding | None:
+    """The identity sheet belongs to another form than the one shown (a copied `_xlperf` sheet).
+
+    The signature covers the pre-fill, so a valid signature whose pre-filled
+    unit or project differs from the visible header proves the block was copied
+    from another unit's workbook: it must not decide whose return this is.
+    """
+    shown = prefill_payload(loc.data)["header"]
+    was = signed.get("header", {})
+    differs = [k for k in IDENTITY_FIELDS if norm(was.get(k, "")) and norm(was.get(k, "")) != norm(shown.get(k, ""))]
+    if not differs:
+        return None
+    labels = _header_labels(loc.form_id)
+    what = "、".join(f"{labels.get(k, k)}“{shown.get(k, '') or '（空）'}”" for k in differs)
+    return Finding(IDENTITY_MISMATCH, ERROR,
+                   f"表中{what}与隐藏标识页所属的“{ident.get('unit_name', '') or was.get('unit', '')}”"
+                   f"《{was.get('project_name', '')}》不一致：标识页是从其他单位的自评表复制来的，"
+                   "此表不能按标识页认定单位，请使用下发给本单位的自评表填报",
+                   sheet=loc.sheet, cell=loc.data.cells.get(differs[0], ""), field="_xlperf")
+
+
+@dataclass(frozen=True)
+class Unverified:
+    """Without the workspace key: compare the visible cells with the embedded pre-fill, and say so."""
+
+    def __call__(self, loc: Located) -> Iterator[Finding]:
+        ident = loc.identity
+        if not ident or "signature" not in ident:
+            return
+        sig = ident.get("signature", "")
+        try:
+            signed = json.loads(ident.get("prefill") or "{}")
+            if not isinstance(signed, dict):
+                raise ValueError
+        except ValueError:
+            signed = None
+        if len(sig) != 64 or any(ch not in "0123456789abcdef" for ch in sig) or signed is None:
+            yield Finding("signature-invalid", ERROR, "模板标识页已损坏（签名或预填内容格式不对）：标识页被改动过",
+                          sheet=loc.sheet, field="_xlperf")
+            return
+        yield Finding("signature-unverified", "info",
+                      "未在工作区内校验，签名无法验证；已按标识页中的预填内容核对表中的预填单元格"
+                      "（在工作区内运行，或加 --workspace 指定工作区，可完整校验签名）", sheet=loc.sheet, field="_xlperf")
+        mismatch = identity_mismatch(loc, ident, signed)
+        if mismatch is not None:
+            yield mismatch
+        yield from _compare(loc, signed)
+
+
+def unverified_checker() -> Unverified:
+    return Unverified()
 
 
 def _compare(loc: Located, signed: dict) -> Iterator[Finding]:

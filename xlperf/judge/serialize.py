@@ -1,11 +1,35 @@
 """A check result as the documented JSON document, and back (the ledger stores it)."""
 from __future__ import annotations
 
+import datetime
+import math
+
 from .check import CheckResult
 
 
+def jsonable(v: object) -> object:
+    """Any value a returned file can hold, as plain JSON: dates as ISO text, NaN/∞ as null."""
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, (datetime.datetime, datetime.date, datetime.time)):
+        return v.isoformat()
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, bytes):
+        return None
+    return str(v)
+
+
 def result_json(r: CheckResult) -> dict:
-    """The documented JSON shape (rates as fractions); extra keys are allowed."""
+    """The documented JSON shape (rates as fractions); extra keys are allowed. Always serializable."""
+    return jsonable(_result_json(r))
+
+
+def _result_json(r: CheckResult) -> dict:
     f = r.funds or {}
     return {
         "path": r.path, "readable": r.readable, "format": r.format, "form": r.form, "year": r.year,

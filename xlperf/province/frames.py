@@ -86,9 +86,30 @@ def _export(summary: Summary, directory: str | os.PathLike, suffix: str, write) 
     return written
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> object:
+    """Text Excel would open as a formula gets a leading ' (OWASP's advice for CSV injection)."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def _csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    text = [c for c in df.columns if df[c].dtype == object or str(df[c].dtype) == "string"]
+    if not text:
+        return df
+    out = df.copy()
+    for c in text:
+        out[c] = out[c].map(neutralise)
+    return out
+
+
 def export_csv(summary: Summary, directory: str | os.PathLike) -> list[Path]:
-    """One `<table>.csv` per table (ASCII file names survive zips and mail on Chinese Windows)."""
-    return _export(summary, directory, ".csv", lambda df, tmp: df.to_csv(
+    """One `<table>.csv` per table (ASCII file names survive zips and mail on Chinese Windows).
+
+    Formula-like text is neutralised (see `neutralise`); the 说明 sheet says so.
+    """
+    return _export(summary, directory, ".csv", lambda df, tmp: _csv_safe(df).to_csv(
         tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n"))
 
 

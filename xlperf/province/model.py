@@ -15,6 +15,10 @@ from ..season import regions
 
 # ------------------------------------------------------------------ inputs
 
+# What the 说明 sheet says about the CSV export (frames.export_csv does it).
+CSV_NOTE = ("CSV 导出中以 = + - @、制表符或回车开头的文本前加了单引号 '，以免 Excel 打开时把它当作公式执行；"
+            "汇总工作簿和 Parquet 保留原文")
+
 
 @dataclass
 class Expected:

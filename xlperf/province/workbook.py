@@ -17,7 +17,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .._version import __version__
-from .model import LEVEL_ZH, LOW_RATE, TOTAL, Column, Summary, Table
+from .model import CSV_NOTE, LEVEL_ZH, LOW_RATE, TOTAL, Column, Summary, Table
 
 SHEETS = {"notes": "说明", "overview": "总体情况", "regions": "按地区汇总", "projects": "项目明细",
           "indicators": "指标明细", "indicator_analysis": "指标分析", "findings": "问题清单", "missing": "未提交"}
@@ -212,6 +212,7 @@ def _notes(wb, fm: _Formats, s: Summary, title: str) -> None:
                f"有错误或无法识别 {c['projects_with_errors']}，未提交 {_n(c['projects_missing'])}"),
         ("单位", f"应报 {_n(c['units_expected'])}，已报 {c['units_returned']}，全部合格 {c['units_valid']}"),
         ("金额单位", "万元"),
+        ("CSV 导出", CSV_NOTE),
     ]
     r = 2
     for k, v in facts:

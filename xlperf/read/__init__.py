@@ -18,14 +18,20 @@ from .xlsx import read_xlsx
 __all__ = ["Grid", "Sheet", "read_grid", "sniff"]
 
 
+MAX_FILE = 100_000_000      # bytes on disk; a return is well under 5 MB
+
+
 def read_grid(path: str | os.PathLike, *, max_uncompressed: int = 50_000_000,
-              max_cells: int = 2_000_000) -> Grid:
+              max_cells: int = 500_000) -> Grid:
     """Read a workbook into a `Grid`; raise `UnreadableFile` if it cannot be read.
 
     `max_uncompressed` caps each zip part's inflated size (decompression bombs);
     `max_cells` caps the total number of cells over all sheets.
     """
     fmt = sniff(path)
+    size = os.stat(path).st_size
+    if size > MAX_FILE:        # refused before a byte of it is read or inflated
+        raise fail(path, "file-too-large", too_large_message(f"文件 {size:,} 字节，上限 {MAX_FILE:,} 字节"))
     try:
         if fmt == "xlsx":
             return read_xlsx(path, max_uncompressed=max_uncompressed, max_cells=max_cells)

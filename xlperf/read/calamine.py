@@ -192,7 +192,7 @@ def _records(stream: bytes, pos: int):
 
 # ---------------------------------------------------------------- ods content.xml
 
-def _ods_part(z: zipfile.ZipFile, name: str, path, limit: int) -> Element | None:
+def _ods_part(z: zipfile.ZipFile, name: str, path, limit: int, max_cells: int | None = None) -> Element | None:
     try:
         info = z.getinfo(name)
     except KeyError:
@@ -200,9 +200,12 @@ def _ods_part(z: zipfile.ZipFile, name: str, path, limit: int) -> Element | None
     if info.file_size > limit:
         raise fail(path, "file-too-large",
                    too_large_message(f"{name} 解压后 {info.file_size:,} 字节，上限 {limit:,} 字节"))
-    data = z.read(info)
-    if b"<!DOCTYPE" in data:
+    from .xlsx import count_tags, declares_entities, inflate_capped
+    data = inflate_capped(z, info, limit, path)       # the real inflated size, not the declared one
+    if declares_entities(data):                       # in any encoding expat reads, UTF-16 included
         raise fail(path, "file-corrupt", MSG_CORRUPT)
+    if max_cells is not None and count_tags(data, "table-cell") > max_cells:   # before building the tree
+        raise fail(path, "file-too-large", too_many_cells_message(max_cells))
     return fromstring(data)
 
 
@@ -281,7 +284,7 @@ def ods_formula(text: str) -> str:
 
 def _ods_facts(path, limit: int, max_cells: int) -> tuple[dict[str, Sheet], dict[str, str], str]:
     with zipfile.ZipFile(path) as z:
-        content = _ods_part(z, "content.xml", path, limit)
+        content = _ods_part(z, "content.xml", path, limit, max_cells)
         styles = _ods_part(z, "styles.xml", path, limit)
         try:
             meta = _ods_part(z, "meta.xml", path, limit)

@@ -54,6 +54,7 @@ class Grid:
     sheets: list[Sheet] = field(default_factory=list)
     defined_names: dict[str, str] = field(default_factory=dict)   # workbook-level name -> reference text
     application: str = ""                   # docProps/app.xml Application, if known
+    hazards: list[tuple[str, str, str]] = field(default_factory=list)   # (sheet, A1 or "", what): VBA, links…
 
     def sheet(self, name: str) -> Sheet | None:
         for s in self.sheets:

@@ -9,6 +9,7 @@ a coordinate: positions come from names or from where the labels are.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from xlsxwriter.utility import xl_rowcol_to_cell
@@ -31,6 +32,8 @@ _COMPARATOR_WORDS = {"≥": "≥", "≧": "≥", ">=": "≥", "大于等于": "�
                      "≤": "≤", "≦": "≤", "<=": "≤", "小于等于": "≤", "不高于": "≤", "不超过": "≤", "<": "<", "小于": "<",
                      "=": "=", "＝": "=", "﹦": "=", "═": "=", "等于": "="}
 _DIRECTION_WORDS = {"正向": "≥", "正向指标": "≥", "反向": "≤", "反向指标": "≤"}
+MAX_ROWS, MAX_COLS = 1_048_576, 16_384      # Excel's grid; names and loops never go past it
+_DENSE = 4096                                # spans shorter than this are walked cell by cell
 
 
 def a1(r: int, c: int) -> str:
@@ -52,6 +55,8 @@ def parse_ref(ref: str) -> tuple[str, int, int, int, int] | None:
     sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
     r0, c0 = int(m.group(4)) - 1, _col(m.group(3))
     r1, c1 = (int(m.group(6)) - 1, _col(m.group(5))) if m.group(5) else (r0, c0)
+    if max(r0, r1) >= MAX_ROWS or max(c0, c1) >= MAX_COLS:
+        return None           # outside any spreadsheet's grid: the name points at no cell
     return sheet, r0, c0, r1, c1
 
 
@@ -82,6 +87,7 @@ class _View:
         self.sheet = sheet
         self.owner: dict[tuple[int, int], tuple[int, int]] = {}
         self.span: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+        self._rows: list[int] | None = None
         for r0, c0, r1, c1 in sheet.merged:
             if (r1 - r0 + 1) * (c1 - c0 + 1) > 20000:
                 continue
@@ -92,6 +98,20 @@ class _View:
 
     def value(self, r: int, c: int):
         return self.sheet.values.get(self.owner.get((r, c), (r, c)))
+
+    def rows_between(self, first: int, last: int):
+        """Rows first..last; a long span yields only rows holding a cell (a claimed range costs what is there)."""
+        if last - first < _DENSE:
+            return range(first, last + 1)
+        if self._rows is None:
+            self._rows = sorted({r for r, _ in self.sheet.values} | {r for r, _ in self.owner})
+        return self._rows[bisect_left(self._rows, first):bisect_right(self._rows, last)]
+
+    def cols_before(self, r: int, stop: int):
+        """Columns 0..stop-1 of row r; a wide span yields only columns holding a cell."""
+        if stop < _DENSE:
+            return range(0, stop)
+        return sorted(c for (rr, c) in list(self.sheet.values) + list(self.owner) if rr == r and c < stop)
 
     def text(self, r: int, c: int) -> str:
         v = self.value(r, c)
@@ -142,7 +162,7 @@ def _indicator_lines(view: _View, vocab: Vocabulary, cols: dict[str, int], first
                      declared: dict[str, float]) -> list[IndicatorLine]:
     lines: list[IndicatorLine] = []
     l1 = l2 = ""
-    for r in range(first, last + 1):
+    for r in view.rows_between(first, last):
         t1 = view.text(r, cols["level1"]) if "level1" in cols else ""
         if t1 and norm(t1) not in vocab.na_marks:
             name1 = norm_label(t1)
@@ -465,9 +485,9 @@ def locate_by_labels(grid: Grid, spec: FormSpec, sheet: Sheet) -> Located | None
             span = view.span.get((br, bc))
             if br <= fr <= (span[2] if span else br) and bc < first_col and span and span[2] > fr:
                 funds_end = min(funds_end, span[2] + 1)   # rows under a merged 资金 label belong to it, no further
-        for r in range(fr + 1, funds_end):
+        for r in view.rows_between(fr + 1, funds_end - 1):
             label_key, label = None, ""
-            for c in range(0, first_col):
+            for c in view.cols_before(r, first_col):
                 t = view.text(r, c)
                 if not t or not view.is_own(r, c):
                     continue

@@ -12,10 +12,12 @@ import posixpath
 import re
 import zipfile
 from datetime import datetime, timedelta
-from xml.etree.ElementTree import Element, fromstring
+from typing import Iterator
+from xml.etree.ElementTree import Element, XMLPullParser, fromstring
 
 from .detect import MSG_CORRUPT, CellBudget, fail, too_large_message
 from .grid import Grid, Sheet
+from .hazards import package_hazards
 
 _MAIN_NS = ("http://schemas.openxmlformats.org/spreadsheetml/2006/main",
             "http://purl.oclc.org/ooxml/spreadsheetml/main")
@@ -95,6 +97,60 @@ def _ref(ref: str) -> tuple[int, int]:
     return int(m.group(2)) - 1, _col(m.group(1))
 
 
+MAX_ROWS, MAX_COLS = 1_048_576, 16_384       # Excel's grid: a cell beyond it is a damaged or forged file
+MAX_MERGED_CELLS = 1_000_000                  # cells covered by merged ranges, over the workbook
+TREE_TAGS = 1_000_000                         # tags in a sheet part parsed as one tree; more are streamed
+
+
+def _tag_count(data: bytes) -> int:
+    """Upper bound of the elements in a part (every element opens with "<")."""
+    text = _as_text(data)
+    return text.count("<") if isinstance(text, str) else text.count(b"<")
+
+
+def inflate_capped(z: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, path) -> bytes:
+    """A part's bytes, stopping as soon as more than `cap` bytes were really inflated (whatever it declares)."""
+    chunks, n = [], 0
+    with z.open(info) as fh:
+        while True:
+            b = fh.read(1 << 20)
+            if not b:
+                break
+            n += len(b)
+            if n > cap:
+                raise fail(path, "file-too-large", too_large_message(f"{info.filename} 解压后超过 {cap:,} 字节"))
+            chunks.append(b)
+    return b"".join(chunks)
+
+
+def _as_text(data: bytes) -> bytes | str:
+    """UTF-16/32 parts (with or without BOM) as text; everything else stays bytes (ASCII-compatible)."""
+    head = data[:4]
+    for bom, enc in ((b"\xff\xfe\0\0", "utf-32-le"), (b"\0\0\xfe\xff", "utf-32-be"), (b"\xff\xfe", "utf-16-le"),
+                     (b"\xfe\xff", "utf-16-be"), (b"<\0\0\0", "utf-32-le"), (b"\0\0\0<", "utf-32-be"),
+                     (b"<\0", "utf-16-le"), (b"\0<", "utf-16-be")):
+        if head.startswith(bom):
+            return data.decode(enc, "ignore")
+    return data
+
+
+def declares_entities(data: bytes) -> bool:
+    """True if an XML part has a DOCTYPE or ENTITY declaration, in whatever encoding expat would read it."""
+    text = _as_text(data)
+    if isinstance(text, str):
+        return "<!DOCTYPE" in text or "<!ENTITY" in text
+    return b"<!DOCTYPE" in text or b"<!ENTITY" in text
+
+
+def count_tags(data: bytes, local: str) -> int:
+    """Upper bound of the elements named `local` in a part, counted before anything is materialised."""
+    text = _as_text(data)
+    if isinstance(text, str):
+        text = text.encode("utf-8", "ignore")
+    t = local.encode()
+    return sum(text.count(lead + t + tail) for lead in (b"<", b":") for tail in (b" ", b">", b"/"))
+
+
 class _Package:
     """A zip opened with the size guard in front of every read."""
 
@@ -119,8 +175,8 @@ class _Package:
         if info.file_size > self.max:
             raise fail(self.path, "file-too-large",
                        too_large_message(f"{info.filename} 解压后 {info.file_size:,} 字节，上限 {self.max:,} 字节"))
-        data = self.z.read(info)
-        if b"<!DOCTYPE" in data:     # entities have no place in OOXML; refuse expansion tricks
+        data = inflate_capped(self.z, info, self.max, self.path)
+        if declares_entities(data):  # entities have no place in OOXML; refuse expansion tricks in any encoding
             raise fail(self.path, "file-corrupt", MSG_CORRUPT)
         return data
 
@@ -164,10 +220,14 @@ def _text_of(si: Element, t_tag: str, r_tag: str) -> str:
     return "".join(parts)
 
 
-def _shared_strings(pkg: _Package, part: str | None) -> list[str]:
-    root = pkg.xml(part) if part else None
-    if root is None:
+def _shared_strings(pkg: _Package, part: str | None, max_items: int = 2_000_000) -> list[str]:
+    data = pkg.read(part) if part else None
+    if data is None:
         return []
+    if count_tags(data, "si") > max_items:       # a string table is never larger than the cells using it
+        raise fail(pkg.path, "file-too-large", too_large_message(f"共享字符串超过 {max_items:,} 个"))
+    root = fromstring(data)
+    del data
     ns = _ns_of(root)
     t_tag, r_tag = ns + "t", ns + "r"
     return [_unescape(_text_of(si, t_tag, r_tag)) for si in root]
@@ -224,7 +284,7 @@ def _read(pkg: _Package, path, max_cells: int) -> Grid:
         raise fail(path, "file-corrupt", MSG_CORRUPT)
     rels = pkg.rels(wb_part)
     by_type = {t: n for t, n in rels.values()}
-    sst = _shared_strings(pkg, by_type.get("sharedStrings"))
+    sst = _shared_strings(pkg, by_type.get("sharedStrings"), max(max_cells, 1000))
     styles = _styles(pkg, by_type.get("styles"))
     pr = wb.find(ns + "workbookPr")
     date1904 = pr is not None and pr.get("date1904") in ("1", "true")
@@ -232,15 +292,29 @@ def _read(pkg: _Package, path, max_cells: int) -> Grid:
     grid = Grid(path=str(path), format="xlsx")
     sheets_el = wb.find(ns + "sheets")
     budget = CellBudget(max_cells, path)
+    merged_left = [MAX_MERGED_CELLS]
+    parsed: set[str] = set()
+    sheet_of_part: dict[str, str] = {}
     for el in (sheets_el if sheets_el is not None else ()):
         rid = next((v for k, v in el.attrib.items() if k.endswith("}id")), None)
         sheet = Sheet(name=el.get("name") or "", state=el.get("state") or "visible")
         target = rels.get(rid or "")
-        if target is not None:
-            root = pkg.xml(target[1])
-            if root is not None:
-                _fill_sheet(sheet, root, sst, styles, date1904, budget)
+        if target is not None and target[1] not in parsed:   # a part listed twice is read once, shown once
+            parsed.add(target[1])
+            sheet_of_part[posixpath.basename(target[1])] = sheet.name
+            data = pkg.read(target[1])
+            if data is not None:
+                if count_tags(data, "c") > budget.left:       # refuse before building a tree of millions
+                    budget.take(budget.left + 1)
+                # A usual sheet is parsed whole (fast); one with very many elements row by row, so the
+                # tree never holds more than a chunk of it (slower, but memory stays bounded).
+                source = fromstring(data) if _tag_count(data) <= TREE_TAGS else _SheetStream(data)
+                del data
+                _fill_sheet(sheet, source, sst, styles, date1904, budget, merged_left)
         grid.sheets.append(sheet)
+
+    for part, cell, what in package_hazards(list(pkg.names), pkg.read):
+        grid.hazards.append((sheet_of_part.get(part, ""), cell, what))
 
     names_el = wb.find(ns + "definedNames")
     if names_el is not None:
@@ -266,17 +340,86 @@ def _read(pkg: _Package, path, max_cells: int) -> Grid:
     return grid
 
 
-def _fill_sheet(sheet: Sheet, root: Element, sst: list[str], styles: list[tuple[str, bool, bool]],
-                date1904: bool, budget: CellBudget) -> None:
-    ns = _ns_of(root)
+class _SheetStream:
+    """A worksheet part parsed row by row: each row is handed over and then dropped from the tree.
+
+    Only one row's elements are alive at a time, so memory follows the cells
+    kept, not the size of the XML; what follows the rows (merged ranges,
+    protection) is in `root` once the rows are exhausted.
+    """
+
+    CHUNK = 1 << 20
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+        self.parser = XMLPullParser(events=("start", "end"))
+        self.root: Element | None = None
+        self.events: list = []
+        while self.root is None and self._feed():
+            for ev, el in self.events:
+                if ev == "start":
+                    self.root = el
+                    break
+        if self.root is None:
+            raise SyntaxError("no root element")
+
+    def _feed(self) -> bool:
+        """Parse the next chunk; False once everything was parsed."""
+        if self.pos > len(self.data):
+            return False
+        chunk = self.data[self.pos:self.pos + self.CHUNK]
+        self.pos += self.CHUNK
+        if chunk:
+            self.parser.feed(chunk)
+        else:
+            self.parser.close()
+            self.pos = len(self.data) + 1
+            self.data = b""
+        self.events.extend(self.parser.read_events())
+        return True
+
+    def rows(self, row_tag: str, data_tag: str) -> Iterator[Element]:
+        sheet_data = None
+        while True:
+            events, self.events = self.events, []
+            done = []
+            for ev, el in events:
+                if ev == "start":
+                    if el.tag == data_tag and sheet_data is None:
+                        sheet_data = el
+                elif el.tag == row_tag and sheet_data is not None:
+                    yield el
+                    done.append(el)
+            if done:        # drop the rows handed over; they lead sheetData's children in order
+                n = len(done)
+                if len(sheet_data) >= n and sheet_data[n - 1] is done[-1]:
+                    del sheet_data[:n]
+                else:
+                    for el in done:
+                        el.clear()
+            if not self._feed():
+                return
+
+
+def _fill_sheet(sheet: Sheet, stream: "_SheetStream | Element", sst: list[str], styles: list[tuple[str, bool, bool]],
+                date1904: bool, budget: CellBudget, merged_left: list[int] | None = None) -> None:
+    if isinstance(stream, _SheetStream):
+        root = stream.root
+        ns = _ns_of(root)
+        rows = stream.rows(ns + "row", ns + "sheetData")
+    else:
+        root = stream
+        ns = _ns_of(root)
+        found = root.find(ns + "sheetData")
+        rows = iter(found if found is not None else ())
     c_tag, v_tag, f_tag, is_tag = ns + "c", ns + "v", ns + "f", ns + "is"
     t_tag, r_tag = ns + "t", ns + "r"
     values, formats, formulas = sheet.values, sheet.formats, sheet.formulas
     unlocked: set[tuple[int, int]] = set()
     style_of = {str(i): st for i, st in enumerate(styles)}
-    data = root.find(ns + "sheetData")
     r = -1
-    for row in (data if data is not None else ()):
+    for row in rows:
         rr = row.get("r")
         r = int(rr) - 1 if rr else r + 1
         budget.take(len(row))
@@ -294,6 +437,8 @@ def _fill_sheet(sheet: Sheet, root: Element, sst: list[str], styles: list[tuple[
                         _COLS[letters] = c
             else:
                 c += 1
+            if r >= MAX_ROWS or c >= MAX_COLS or r < 0:
+                raise fail(budget.path, "file-corrupt", f"{MSG_CORRUPT}（单元格 {ref or r + 1} 超出表格范围）")
             key = (r, c)
             s = cell.get("s")
             style = style_of.get(s) if s else None
@@ -344,6 +489,13 @@ def _fill_sheet(sheet: Sheet, root: Element, sst: list[str], styles: list[tuple[
             a, _, b = ref.partition(":")
             r0, c0 = _ref(a)
             r1, c1 = _ref(b) if b else (r0, c0)
+            if max(r0, r1) >= MAX_ROWS or max(c0, c1) >= MAX_COLS:
+                raise fail(budget.path, "file-corrupt", f"{MSG_CORRUPT}（合并区域 {ref} 超出表格范围）")
+            if merged_left is not None:
+                merged_left[0] -= (abs(r1 - r0) + 1) * (abs(c1 - c0) + 1)
+                if merged_left[0] < 0:
+                    raise fail(budget.path, "file-too-large",
+                               f"合并单元格过多（合计超过 {MAX_MERGED_CELLS:,} 个单元格），已拒绝读取")
             sheet.merged.append((min(r0, r1), min(c0, c1), max(r0, r1), max(c0, c1)))
     prot = root.find(ns + "sheetProtection")
     sheet.protected = prot is not None and prot.get("sheet") in ("1", "true")

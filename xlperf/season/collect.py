@@ -9,22 +9,26 @@ judging is the absence of its `returns` row, not of its receipt.
 from __future__ import annotations
 
 import json
-import tempfile
+import sqlite3
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from . import db, store
-from ..judge.check import CheckResult, check
+from . import db, store, unzip
+from ..judge.batch import BoundedChecker, check_bounded
+from ..judge.check import CheckResult
 from ..read.detect import SPREADSHEET_SUFFIXES
-from ..judge.identity import verifier
+from ..judge.identity import IDENTITY_MISMATCH, EmailBook, verifier
 from ..form.labels import norm
 from ..judge.serialize import result_json
+from .lock import workspace_lock
 from .workspace import Workspace
+from ..errors import WorkspaceError
 
-MAX_MEMBER = 50_000_000     # bytes; a zip member larger than this is refused (decompression bomb)
-MAX_MEMBERS = 5000
+MAX_MEMBER = unzip.MAX_MEMBER     # bytes; a zip member inflating past this is refused (decompression bomb)
+MAX_MEMBERS = unzip.MAX_MEMBERS
+MAX_FILE = 50_000_000              # bytes; a loose file larger than this is refused before it is read
 
 
 @dataclass
@@ -46,56 +50,46 @@ class CollectReport:
 
 
 def zip_member_name(info: zipfile.ZipInfo) -> str:
-    """Member names written by Windows tools are GBK without the UTF-8 flag; Python reads them as cp437."""
-    if info.flag_bits & 0x800:
-        return info.filename
-    try:
-        raw = info.filename.encode("cp437")
-    except UnicodeEncodeError:
-        return info.filename
-    for enc in ("utf-8", "gb18030"):
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    return info.filename
+    """Member names: the UTF-8 flag, else CP437 Latin, UTF-8 or GBK as common unzip tools decide."""
+    return unzip.member_name(info)
 
 
 def from_zip(path: Path, ref_prefix: str = "", report: CollectReport | None = None) -> Iterator[Incoming]:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = [i for i in zf.infolist() if not i.is_dir()][:MAX_MEMBERS]
-            for info in infos:
-                name = zip_member_name(info)
-                base = Path(name).name
-                if base.startswith(("~$", ".")) or "__MACOSX" in name:
-                    continue
-                if info.file_size > MAX_MEMBER:
-                    if report is not None:
-                        report.problems.append(f"{path.name}：{name} 解压后过大，已跳过")
-                    continue
-                data = zf.read(info)
-                ref = f"{ref_prefix or path}!{name}"
-                if base.lower().endswith(".zip"):
-                    with tempfile.TemporaryDirectory() as tmp:
-                        inner = Path(tmp) / "inner.zip"
-                        inner.write_bytes(data)
-                        yield from from_zip(inner, ref, report)
-                    continue
-                yield Incoming(base, data, "zip", ref)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        if report is not None:
-            report.problems.append(f"{path.name}：压缩包损坏，无法解压（{exc}）")
+    """Every file in the zip (nested zips opened); each member left out gets its own message."""
+    problems = report.problems if report is not None else []
+    for m in unzip.members(Path(path), ref_prefix or str(path), problems):
+        yield Incoming(m.name, m.data, "zip", m.ref)
+
+
+def _too_big(path: Path, size: int) -> str:
+    return (f"{path}：文件有 {size / 1e6:,.0f} MB，超过上限 {MAX_FILE / 1e6:,.0f} MB，未收集"
+            "（自评表通常不到 5 MB，请确认是否发错了文件）")
 
 
 def from_folder(folder: Path, report: CollectReport | None = None) -> Iterator[Incoming]:
+    problems = report.problems if report is not None else []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         if path.name.startswith(("~$", ".")):
             continue
         if path.suffix.lower() == ".zip":
             yield from from_zip(path, str(path), report)
-        else:
-            yield Incoming(path.name, path.read_bytes(), "folder", str(path.resolve()))
+            continue
+        item = _from_file(path, problems)
+        if item is not None:
+            yield item
+
+
+def _from_file(path: Path, problems: list[str]) -> Incoming | None:
+    """One loose file, refused by its size before a byte is read."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE:
+            problems.append(_too_big(path, size))
+            return None
+        return Incoming(path.name, path.read_bytes(), "folder", str(path.resolve()))
+    except OSError as exc:
+        problems.append(f"{path}：无法读取（{exc.strerror or exc}），未收集")
+        return None
 
 
 def from_imap(ws: Workspace, report: CollectReport, handle: Callable[[Incoming], None]) -> None:
@@ -105,6 +99,10 @@ def from_imap(ws: Workspace, report: CollectReport, handle: Callable[[Incoming],
     settings = MailSettings.from_dict(ws.mail)
 
     def store_attachment(att) -> None:
+        if len(att.data) > MAX_FILE:
+            report.problems.append(f"{att.sender}：附件 {att.filename} 有 {len(att.data) / 1e6:,.0f} MB，"
+                                   f"超过上限 {MAX_FILE / 1e6:,.0f} MB，未收集")
+            return
         handle(Incoming(att.filename, att.data, "imap", f"{settings.imap_folder}/{att.message_uid}/{att.filename}",
                         att.sender))
 
@@ -114,9 +112,15 @@ def from_imap(ws: Workspace, report: CollectReport, handle: Callable[[Incoming],
 
 
 def match_roster(conn, result: CheckResult) -> tuple[int | None, str | None]:
-    """By the signed identity first, else by the 实施单位 / 项目名称 labels."""
+    """By the signed identity first, else by the 实施单位 / 项目名称 labels.
+
+    An identity sheet copied from another unit's form (`identity-mismatch`) never
+    decides whose return this is: it would supersede that unit's valid return
+    and send this unit's data to it.
+    """
     ident = result.identity or {}
-    if ident.get("unit_code") and ident.get("project_code"):
+    copied = any(f.code == IDENTITY_MISMATCH for f in result.findings)
+    if ident.get("unit_code") and ident.get("project_code") and not copied:
         rid = db.roster_id_for(conn, ident["unit_code"], ident["project_code"])
         if rid is not None:
             return rid, "signature"
@@ -153,6 +157,18 @@ def roster_target_findings(conn, roster_id: int, result: CheckResult) -> list:
     return out
 
 
+def workspace_findings(ws: Workspace, conn, result: CheckResult) -> tuple[int | None, str | None]:
+    """What only the workspace knows: the roster row, its approved targets, the season's year."""
+    roster_id, matched_by = match_roster(conn, result)
+    if matched_by == "labels":   # no signature to rely on: compare with the approved targets directly
+        result.findings.extend(roster_target_findings(conn, roster_id, result))
+    if result.year and result.year != ws.year:
+        from ..judge.findings import ERROR, Finding
+        result.findings.append(Finding("year-mismatch", ERROR, f"表中年度为 {result.year}，本次自评年度为 {ws.year}",
+                                       result.path))
+    return roster_id, matched_by
+
+
 def status_of(result: CheckResult, roster_id: int | None) -> str:
     if not result.readable or result.form is None:
         return "unreadable"
@@ -168,29 +184,25 @@ CheckRunner = Callable[[Path, str, str], CheckResult]
 
 def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str,
           sender: str = "", *, run_check: CheckRunner | None = None,
-          accept: Callable[[int | None], bool] | None = None) -> tuple[CheckResult, str]:
+          accept: Callable[[int | None], bool] | None = None,
+          checker: BoundedChecker | None = None) -> tuple[CheckResult, str]:
     """Read, validate and match one stored file; record the verdict.
 
-    `accept(roster_id)` may withhold the verdict (status "withheld", nothing
-    recorded): the upload page uses it so that a unit can never file a return
-    under another unit's roster row.
+    The file is judged in a child process under the per-file time budget, so a
+    file that hangs or kills its reader is recorded as judged (`check-timeout`,
+    `reader-crashed`) and is not judged again by the next run. `accept(roster_id)`
+    may withhold the verdict (status "withheld", nothing recorded): the upload
+    page uses it so that a unit can never file a return under another unit's row.
     """
-    def sender_email(unit_code: str, project_code: str) -> str | None:
-        rid = db.roster_id_for(conn, unit_code, project_code)
-        row = db.roster_row(conn, rid) if rid else None
-        return row["email"] if row else None
-
     if run_check is None:
-        extra = [verifier(ws.secret, sender_emails=sender_email, received_from=sender)]
-        result = check(path, form_hint=ws.form, extra=extra, display_name=name)
+        emails = EmailBook({(r["unit_code"], r["project_code"]): r["email"]     # plain data: it goes to the worker
+                            for r in db.roster_rows(conn, include_inactive=True)})
+        extra = [verifier(ws.secret, sender_emails=emails, received_from=sender)]
+        kwargs = dict(form_hint=ws.form, extra=extra, display_name=name)
+        result = checker.check(path, **kwargs) if checker is not None else check_bounded(path, **kwargs)
     else:
         result = run_check(path, name, sender)
-    roster_id, matched_by = match_roster(conn, result)
-    if matched_by == "labels":   # no signature to rely on: compare with the approved targets directly
-        result.findings.extend(roster_target_findings(conn, roster_id, result))
-    if result.year and result.year != ws.year:
-        from ..judge.findings import ERROR, Finding
-        result.findings.append(Finding("year-mismatch", ERROR, f"表中年度为 {result.year}，本次自评年度为 {ws.year}", name))
+    roster_id, matched_by = workspace_findings(ws, conn, result)
     status = status_of(result, roster_id)
     if accept is not None and not accept(roster_id):
         return result, "withheld"
@@ -212,49 +224,91 @@ class Received:
 
 
 def receive(ws: Workspace, conn, item: Incoming, *, run_check: CheckRunner | None = None,
-            accept: Callable[[int | None], bool] | None = None) -> Received:
+            accept: Callable[[int | None], bool] | None = None, checker: BoundedChecker | None = None) -> Received:
     """Store → record the arrival → judge once per content → record the verdict.
 
     The one path every returned file takes, from a folder, a zip, IMAP or the
     upload page, so that all of them get the same findings and supersession.
     """
-    sha, path, _ = store.put(ws.store_dir, item.data)         # 1. never lose it
+    sha, path, is_new = store.put(ws.store_dir, item.data)    # 1. never lose it
     received_at = db.utc_iso()
-    with db.transaction(conn):                                # 2. record the arrival
-        db.record_file(conn, sha, len(item.data), item.name, received_at)
-        db.record_receipt(conn, sha, item.name, item.source, item.ref, received_at)
+    try:
+        with db.transaction(conn):                            # 2. record the arrival
+            db.record_file(conn, sha, len(item.data), item.name, received_at)
+            db.record_receipt(conn, sha, item.name, item.source, item.ref, received_at)
+    except sqlite3.Error:
+        if is_new:      # nothing half-written: no stored file the ledger does not know
+            store.discard(ws.store_dir, sha)
+        raise
     previous = db.return_by_sha(conn, sha)
     if previous is not None:                                  # 3. judge once per content
         return Received(sha, True, previous)
     first = db.receipts_for(conn, sha)
     arrived = min((r["received_at"] for r in first), default=received_at)
-    result, status = judge(ws, conn, sha, path, item.name, arrived, item.sender, run_check=run_check, accept=accept)
+    result, status = judge(ws, conn, sha, path, item.name, arrived, item.sender, run_check=run_check, accept=accept,
+                           checker=checker)
     return Received(sha, False, None, result, status)
 
 
 def ingest(ws: Workspace, items: Iterable[Incoming] | None = None, *, imap: bool = False,
            progress: Callable[[str], None] | None = None) -> CollectReport:
-    report = CollectReport()
-    conn = ws.connect()
-    try:
-        def handle(item: Incoming) -> None:
-            got = receive(ws, conn, item)
-            if got.duplicate:
-                report.duplicates.append(item.name)
-                return
-            if not item.name.lower().endswith(SPREADSHEET_SUFFIXES) and not _looks_like_spreadsheet(item.data):
-                report.skipped.append(item.name)
-            (report.unmatched if got.status == "unmatched" else report.new).append(item.name)
-            if progress:
-                progress(item.name)
+    """Store, record and judge each item; one bad item is reported and the run goes on.
 
-        if imap:
-            from_imap(ws, report, handle)
-        for item in items or ():
-            handle(item)
-    finally:
-        conn.close()
+    Runs under the workspace lock (a second run says so and stops). A store or
+    ledger that cannot be written (read-only, disk full) stops the run with one
+    message naming the path, leaving no stored file the ledger does not know.
+    """
+    report = CollectReport()
+    with workspace_lock(ws.root), BoundedChecker() as checker:
+        store.clean_stale(ws.store_dir)
+        conn = _connect(ws)
+        try:
+            def handle(item: Incoming) -> None:
+                try:
+                    got = receive(ws, conn, item, checker=checker)
+                    if got.duplicate:
+                        report.duplicates.append(item.name)
+                    else:
+                        if not item.name.lower().endswith(SPREADSHEET_SUFFIXES) and not _looks_like_spreadsheet(item.data):
+                            report.skipped.append(item.name)
+                        (report.unmatched if got.status == "unmatched" else report.new).append(item.name)
+                except (OSError, sqlite3.Error, WorkspaceError):
+                    raise
+                except Exception as exc:  # noqa: BLE001 — one file must not abandon the others
+                    report.problems.append(f"{item.ref}：处理时发生内部错误（{type(exc).__name__}），已跳过，"
+                                           "请将此文件反馈给系统管理员")
+                if progress:
+                    progress(item.name)
+
+            try:
+                if imap:
+                    from_imap(ws, report, handle)
+                for item in items or ():
+                    handle(item)
+            except sqlite3.Error as exc:
+                raise _ledger_error(ws, exc) from None
+        finally:
+            conn.close()
     return report
+
+
+def _connect(ws: Workspace):
+    try:
+        return ws.connect()
+    except sqlite3.Error as exc:
+        raise _ledger_error(ws, exc) from None
+
+
+def _ledger_error(ws: Workspace, exc: sqlite3.Error) -> WorkspaceError:
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text:
+        why = "台账数据库是只读的（请检查文件和文件夹的写权限）"
+    elif "full" in text:
+        why = "磁盘已满"
+    else:
+        why = f"台账数据库无法写入（{exc}）"
+    return WorkspaceError(f"{why}，收集已停止；已处理的文件都已完整记录，空出空间或改好权限后重新运行即可继续",
+                          code="ledger-unwritable", path=str(ws.db_path))
 
 
 def _looks_like_spreadsheet(data: bytes) -> bool:
@@ -268,7 +322,8 @@ def sources_for(path: str, report: CollectReport) -> Iterable[Incoming]:
     if p.is_file() and zipfile.is_zipfile(p) and p.suffix.lower() == ".zip":
         return from_zip(p, str(p.resolve()), report)
     if p.is_file():
-        return [Incoming(p.name, p.read_bytes(), "folder", str(p.resolve()))]
+        item = _from_file(p, report.problems)
+        return [item] if item is not None else []
     from ..errors import XlperfError
     raise XlperfError(f"找不到要收集的文件或文件夹：{path}", code="collect-source-missing")
 

@@ -20,6 +20,7 @@ from .roster import RosterRow, rows_from_db
 from ..form.spec import FormSpec, load_form
 from .weblink import link_note, unit_link
 from .workspace import Workspace
+from ..form.filenames import fit_bytes, fit_name
 from ..form.template import TemplateOptions, write_template
 
 _BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
@@ -29,12 +30,12 @@ _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f
 def safe_name(text: str, limit: int = 80) -> str:
     """A file-name part Windows accepts: no reserved characters or names, no trailing dots."""
     s = _BAD_CHARS.sub("_", str(text)).strip().rstrip(". ")
-    s = re.sub(r"\s+", " ", s)[:limit].rstrip(". ")
+    s = fit_bytes(re.sub(r"\s+", " ", s)[:limit], 90).rstrip(". ")     # bytes: a file name is 255 at most
     return s if s and s.upper() not in _RESERVED else f"_{s}"
 
 
 def file_name(row: RosterRow, year: int) -> str:
-    return f"{safe_name(row.region_code, 12)}_{safe_name(row.unit_name)}_{safe_name(row.project_name)}_{year}.xlsx"
+    return fit_name(f"{safe_name(row.region_code, 12)}_{safe_name(row.unit_name)}_{safe_name(row.project_name)}_{year}.xlsx")
 
 
 def form_data_for(row: RosterRow, spec: FormSpec) -> FormData:

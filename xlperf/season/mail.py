@@ -356,4 +356,5 @@ def write_eml(msg: EmailMessage, directory: Path) -> Path:
 def _safe_name(text: str, limit: int = 80) -> str:
     """A file name that Windows, macOS and Linux all accept."""
     text = re.sub(r'[\x00-\x1f\x7f<>:"/\\|?*]+', "_", text).strip(" .")
-    return text[:limit].rstrip(" .")
+    from ..form.filenames import fit_bytes
+    return fit_bytes(text[:limit], 180).rstrip(" .")

@@ -30,6 +30,20 @@ def reminder_body(ws: Workspace, unit_name: str, items: list[tuple[Pending, list
     return "\n".join(parts) + "\n\n谢谢配合。\n"
 
 
+def _feedback_copy(ws: Workspace, conn, sha: str) -> Path:
+    """The ledger's verdict, signature checks included: the copy shows what the mail says."""
+    src = store.path_for(ws.store_dir, sha)
+    name = next((r["original_name"] for r in db.receipts_for(conn, sha)), src.name)
+    ret = db.return_by_sha(conn, sha)
+    result = result_from_json(json.loads(ret["summary_json"] or "{}"), db.findings_for(conn, ret["id"]))
+    return write_feedback(src, result, ws.feedback_dir / sha[:12], f"{Path(name).stem}_反馈.xlsx")
+
+
+def _why(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
 def remind(ws: Workspace, *, dry_run: bool = False, batch: str | None = None, sender_factory=Sender) -> SendReport:
     """Missing units get a reminder; units whose return has errors also get its feedback copy."""
     batch = batch or dt.date.today().isoformat()
@@ -44,19 +58,21 @@ def remind(ws: Workspace, *, dry_run: bool = False, batch: str | None = None, se
             groups[p.email].append(p)
 
         def compose(address, pend):
-            items, attachments = [], []
+            items, attachments, missing = [], [], []
             for p in pend:
                 items.append((p, db.findings_for(conn, p.return_id) if p.return_id else []))
                 if p.sha256:
-                    # The ledger's verdict, signature checks included: the copy shows what the mail says.
-                    src = store.path_for(ws.store_dir, p.sha256)
-                    name = next((r["original_name"] for r in db.receipts_for(conn, p.sha256)), src.name)
-                    ret = db.return_by_sha(conn, p.sha256)
-                    result = result_from_json(json.loads(ret["summary_json"] or "{}"), db.findings_for(conn, ret["id"]))
-                    attachments.append(write_feedback(src, result, ws.feedback_dir / p.sha256[:12],
-                                                      f"{Path(name).stem}_反馈.xlsx"))
+                    try:
+                        attachments.append(_feedback_copy(ws, conn, p.sha256))
+                    except Exception as exc:  # noqa: BLE001 — one return's copy must not stop everyone's mail
+                        missing.append(p.project_name)
+                        report.failed.append(f"{p.unit_name}《{p.project_name}》：反馈表未能生成（{_why(exc)}），"
+                                             "催报邮件照发，但未附反馈表")
+            body = reminder_body(ws, pend[0].unit_name, items)
+            if missing:
+                body += "\n（" + "、".join(missing) + " 的反馈表未能生成，请按上面列出的问题修改。）\n"
             return (f"【催报】{ws.year}年度项目支出绩效目标自评表（{pend[0].unit_name}）",
-                    reminder_body(ws, pend[0].unit_name, items), attachments, [p.roster_id for p in pend])
+                    body, attachments, [p.roster_id for p in pend])
 
         deliver(ws, conn, groups, compose, kind="remind", batch=batch, dry_run=dry_run,
                  sender_factory=sender_factory, report=report)

@@ -57,10 +57,10 @@ def deliver(ws: Workspace, conn, groups: dict[str, list], compose, *, kind: str,
     sender = None if dry_run else sender_factory(settings)
     try:
         for address, items in groups.items():
-            subject, body, attachments, roster_ids = compose(address, items)
-            msg = build_message(sender=settings.sender or settings.smtp_user, to=address, subject=subject,
-                                body=body, attachments=attachments)
             try:
+                subject, body, attachments, roster_ids = compose(address, items)
+                msg = build_message(sender=settings.sender or settings.smtp_user, to=address, subject=subject,
+                                    body=body, attachments=attachments)
                 if dry_run:
                     path = write_eml(msg, ws.sent_dir)
                     report.files.append(path)

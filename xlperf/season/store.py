@@ -32,7 +32,51 @@ def path_for(store_dir: Path, sha: str) -> Path:
 
 
 def put(store_dir: Path, data: bytes) -> tuple[str, Path, bool]:
-    """Store `data`; return (sha256 hex, path, is_new). Safe to call concurrently."""
+    """Store `data`; return (sha256 hex, path, is_new). Safe to call concurrently.
+
+    A store that cannot be written (read-only, disk full) raises WorkspaceError
+    naming the folder and the cause; no partial file is left behind.
+    """
+    try:
+        return _put(store_dir, data)
+    except OSError as exc:
+        raise WorkspaceError(f"文件库无法写入：{_cause(exc)}，收集已停止；空出空间或改好权限后重新运行即可继续",
+                             code="store-unwritable", path=str(exc.filename or store_dir)) from None
+
+
+def _cause(exc: OSError) -> str:
+    import errno
+    if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
+        return "磁盘已满"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "没有写权限（文件夹或磁盘是只读的）"
+    return exc.strerror or str(exc)
+
+
+def clean_stale(store_dir: Path) -> int:
+    """Remove `.tmp-*` files a killed run left behind (call only while holding the workspace lock)."""
+    n = 0
+    root = Path(store_dir)
+    if not root.is_dir():
+        return 0
+    for tmp in root.glob("*/.tmp-*"):
+        try:
+            tmp.unlink()
+            n += 1
+        except OSError:
+            pass
+    return n
+
+
+def discard(store_dir: Path, sha: str) -> None:
+    """Take back a file just stored whose arrival could not be recorded."""
+    try:
+        path_for(store_dir, sha).unlink()
+    except OSError:
+        pass
+
+
+def _put(store_dir: Path, data: bytes) -> tuple[str, Path, bool]:
     sha = hashlib.sha256(data).hexdigest()
     dest = path_for(store_dir, sha)
     if dest.exists():

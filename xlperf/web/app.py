@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ..judge.batch import BoundedChecker
+from ..judge.batch import PooledChecker
 from ..judge.findings import SEVERITY_ZH
 from ..season import db, store, weblink
 from ..season.status import LEVEL_ZH, compute_status, write_status_workbook
@@ -89,7 +89,7 @@ def create_app(ws: Workspace, options: WebOptions | None = None) -> Starlette:
     per_address = guard.RateLimiter(limits.posts_per_address)
     logins = guard.RateLimiter(limits.logins_per_address)
     pages = guard.RateLimiter(limits.pages_per_address)
-    checker = BoundedChecker(opts.workers, timeout=opts.check_timeout)
+    checker = PooledChecker(opts.workers, timeout=opts.check_timeout)
     cap = int(float(ws.web.get("max_upload_mb") or 10) * 1024 * 1024)
     report_lock = threading.Lock()
 

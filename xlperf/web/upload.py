@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UnreadableFile
-from ..judge.batch import BoundedChecker
+from ..judge.batch import PooledChecker
 from ..read.detect import sniff
 from ..season import db
 from ..season.collect import Incoming, receive
@@ -110,7 +110,7 @@ def _lock_for(sha: str) -> threading.Lock:
         return _sha_locks.setdefault(sha, threading.Lock())
 
 
-def accept_upload(ws: Workspace, checker: BoundedChecker, *, unit_code: str, address: str, name: str,
+def accept_upload(ws: Workspace, checker: PooledChecker, *, unit_code: str, address: str, name: str,
                   data: bytes, now: dt.datetime) -> Attempt:
     """Judge and record one uploaded file for `unit_code` (token, CSRF and size already checked)."""
     if not data:

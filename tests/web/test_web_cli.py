@@ -88,7 +88,7 @@ def test_the_demo_ends_by_saying_how_to_open_the_page(tmp_path):
     console = Console(record=True, width=200)
     run_demo(tmp_path / "demo", console)
     text = console.export_text()
-    tail = text[text.index("9. 网页提交"):]
+    tail = text[text.index("10. 网页提交"):]
     assert "xlperf serve --set-password" in tail and "http://127.0.0.1:8000/admin" in tail and "/u/" in tail
     conn = db.connect(tmp_path / "demo" / "xlperf.sqlite")
     conn.close()

@@ -211,16 +211,28 @@ def generate_cmd(workspace: Path) -> None:
 
 
 @main.command("send")
+@click.argument("units", nargs=-1)
 @workspace_option
-@click.option("--dry-run", is_flag=True, help="不发送，只把邮件写成 .eml 文件（sent/）")
+@click.option("--dry-run", is_flag=True, help="只预览：把邮件写成 .eml 文件（sent/），不发送，也不记为已发送")
+@click.option("--resend", is_flag=True, help="重新发送给后面列出的单位（单位代码或名称）")
 @friendly
-def send_cmd(workspace: Path, dry_run: bool) -> None:
-    """把工作簿通过邮件发给各单位（已发送的不会重复发送）。"""
+def send_cmd(units: tuple[str, ...], workspace: Path, dry_run: bool, resend: bool) -> None:
+    """把工作簿通过邮件发给各单位：新的发送，重新生成后有变化的作为更正版再发，已发送且未变化的跳过。
+
+    xlperf send --resend 单位… 按要求重新发送给指定单位。
+    """
     from .season.send import send
+    if units and not resend:
+        raise XlperfError("列出单位时请加 --resend，例如 xlperf send --resend 430102001", code="usage")
+    if resend and not units:
+        raise XlperfError("--resend 后请列出要重新发送的单位代码或名称", code="usage")
     ws = _open(workspace)
-    rep = send(ws, dry_run=dry_run)
+    rep = send(ws, dry_run=dry_run, resend=units)
     what = "写出" if dry_run else "发送"
-    console.print(f"{what} {len(rep.sent)} 封，跳过已发送 {len(rep.skipped)} 个，失败 {len(rep.failed)} 封。")
+    corrected = len([a for a in rep.corrected if a in rep.sent])
+    extra = f"（其中更正版或重发 {corrected} 封）" if corrected else ""
+    console.print(f"{what} {len(rep.sent)} 封{extra}，跳过已发送且未变化的 {len(rep.skipped)} 个，失败 {len(rep.failed)} 封。"
+                  + ("（预览，未记为已发送）" if dry_run else ""), highlight=False, soft_wrap=True)
     for f in rep.failed:
         err_console.print(f"  [red]失败[/red] {escape(f)}", soft_wrap=True)
     if rep.failed:
@@ -277,14 +289,15 @@ def status_cmd(workspace: Path, export: Path | None) -> None:
 
 @main.command("remind")
 @workspace_option
-@click.option("--dry-run", is_flag=True, help="不发送，只写出 .eml 文件")
+@click.option("--dry-run", is_flag=True, help="只预览：写出 .eml 文件，不发送，也不记为已催报")
 @friendly
 def remind_cmd(workspace: Path, dry_run: bool) -> None:
     """提醒未提交和有错误的单位（有错误的附上反馈表）。"""
     from .season.remind import remind
     ws = _open(workspace)
     rep = remind(ws, dry_run=dry_run)
-    console.print(f"{'写出' if dry_run else '发送'}催报邮件 {len(rep.sent)} 封，今日已催过 {len(rep.skipped)} 个。")
+    console.print(f"{'写出' if dry_run else '发送'}催报邮件 {len(rep.sent)} 封，今日已催过 {len(rep.skipped)} 个。"
+                  + ("（预览，未记为已发送）" if dry_run else ""), highlight=False, soft_wrap=True)
     if rep.failed:
         for f in rep.failed:
             err_console.print(f"  [red]失败[/red] {escape(f)}", soft_wrap=True)

@@ -38,13 +38,31 @@ def friendly(fn):
 @click.version_option(package_name="xlperf")
 def main() -> None:
     """xlperf：预算绩效自评表的生成、分发、收集、校验与汇总。"""
+    _unwrap_when_piped()
+
+
+PIPED_WIDTH = 4000
+
+
+def _unwrap_when_piped() -> None:
+    """Output going to a file or another program keeps whole lines: rich would otherwise
+    fold every table and message at 80 columns. A terminal (or $COLUMNS) keeps its width."""
+    for c in (console, err_console):
+        c.width = PIPED_WIDTH if not c.is_terminal and not os.environ.get("COLUMNS") else None
 
 
 @main.command("forms")
+@click.option("--json", "as_json", is_flag=True, help="输出一个 JSON 文档")
 @friendly
-def forms_cmd() -> None:
+def forms_cmd(as_json: bool) -> None:
     """列出可用的表式（templates/*.yaml）。"""
     from .form.spec import available_forms, load_form
+    if as_json:
+        import json
+        specs = [(load_form(path), path) for path in available_forms().values()]
+        click.echo(json.dumps({"forms": [{"id": s.id, "name": s.name, "title": s.title, "version": s.version,
+                                          "path": str(p)} for s, p in specs]}, ensure_ascii=False, indent=1))
+        return
     table = Table(title="可用表式")
     for col in ("表式代码", "名称", "标题", "版本", "文件"):
         table.add_column(col)
@@ -90,29 +108,53 @@ def template_cmd(form: str, year: int, output: Path, password: str | None, force
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="输出一个 JSON 文档")
 @click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="为每个文件生成标注问题的反馈副本，写入该目录")
+              help="为有问题的文件生成标注问题的反馈副本，写入该目录")
 @click.option("--form", "form_hint", default=None, help="优先按此表式识别")
+@click.option("-w", "--workspace", "workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="按该工作区的名单和签名密钥校验，结论与 collect 相同（在工作区文件夹中运行时自动使用）")
 @friendly
-def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None, form_hint: str | None) -> None:
+def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None, form_hint: str | None,
+              workspace: Path | None) -> None:
     """校验回收的自评表。退出码：0 无错误，1 有错误，2 有文件无法读取。"""
     import json
 
     from .judge.check import check
     from .terminal import print_result
-    results = []
-    for f in _expand(files):
-        res = check(f, form_hint=form_hint)
-        results.append(res)
-        if feedback_dir and res.readable:
-            from .judge.feedback import write_feedback
-            try:
-                out = write_feedback(f, res, feedback_dir)
-                if not as_json:
-                    console.print(f"反馈副本：{out}")
-            except Exception as exc:  # noqa: BLE001 — a feedback failure must not hide the check
-                err_console.print(f"[yellow]无法生成反馈副本[/yellow] {f}：{exc}")
-        if not as_json:
-            print_result(console, res)
+    from .season.workspace import CONFIG_NAME
+    if workspace is None and Path(CONFIG_NAME).is_file():
+        workspace = Path(".")
+    ws = _open(workspace) if workspace is not None else None
+    conn = ws.connect() if ws is not None else None
+    results, matches = [], []
+    try:
+        for f in _expand(files):
+            if ws is not None:
+                from .season.collect import assess
+                res, roster_id, matched_by, _ = assess(ws, conn, f, str(f))
+                row = None if roster_id is None else conn.execute("SELECT * FROM roster WHERE id = ?", (roster_id,)).fetchone()
+                matches.append(None if row is None else {"unit_code": row["unit_code"], "unit_name": row["unit_name"],
+                                                         "project_code": row["project_code"],
+                                                         "project_name": row["project_name"], "matched_by": matched_by})
+            else:
+                res = check(f, form_hint=form_hint)
+            results.append(res)
+            if feedback_dir and res.readable and res.findings:
+                from .judge.feedback import write_feedback
+                try:
+                    out = write_feedback(f, res, feedback_dir)
+                    if not as_json:
+                        console.print(f"反馈副本：{out}", highlight=False, soft_wrap=True)
+                except Exception as exc:  # noqa: BLE001 — a feedback failure must not hide the check
+                    err_console.print(f"[yellow]无法生成反馈副本[/yellow] {f}：{exc}")
+            if not as_json:
+                print_result(console, res)
+                if ws is not None and res.readable and res.form:
+                    m = matches[-1]
+                    console.print(f"  名单：{m['unit_name']} · {m['project_name']}（{'按签名' if m['matched_by'] == 'signature' else '按单位和项目名称'}匹配）"
+                                  if m else "  [yellow]未能与工作区名单匹配[/yellow]", highlight=False, soft_wrap=True)
+    finally:
+        if conn is not None:
+            conn.close()
     if not as_json and len(results) > 1:
         unreadable = sum(1 for r in results if not r.readable)
         with_errors = sum(1 for r in results if r.readable and r.errors)
@@ -120,7 +162,11 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
                       f"有错误 {with_errors} 个，无法读取 {unreadable} 个。", highlight=False)
     if as_json:
         from .judge.serialize import result_json
-        click.echo(json.dumps({"files": [result_json(r) for r in results]}, ensure_ascii=False, indent=1))
+        docs = [result_json(r) for r in results]
+        if ws is not None:
+            for d, m in zip(docs, matches):
+                d["roster"] = m
+        click.echo(json.dumps({"files": docs}, ensure_ascii=False, indent=1))
     if any(not r.readable for r in results):
         sys.exit(2)
     sys.exit(1 if any(r.errors for r in results) else 0)
@@ -257,16 +303,24 @@ def collect_cmd(workspace: Path, source: str) -> None:
 @main.command("status")
 @workspace_option
 @click.option("--export", type=click.Path(dir_okay=False, path_type=Path), help="导出为工作簿")
+@click.option("--json", "as_json", is_flag=True, help="输出一个 JSON 文档")
 @friendly
-def status_cmd(workspace: Path, export: Path | None) -> None:
-    """各地区应报、已报、合格、有错误、未报情况，及待催报名单。"""
-    from .season.status import LEVEL_ZH, compute_status, write_status_workbook
+def status_cmd(workspace: Path, export: Path | None, as_json: bool) -> None:
+    """各地区应报、已报、合格、有错误、未报情况，待催报名单，及未能处理的文件。"""
+    from .season.status import LEVEL_ZH, SOURCE_ZH, compute_status, local_time, write_status_workbook
     ws = _open(workspace)
     conn = ws.connect()
     try:
         st = compute_status(conn)
     finally:
         conn.close()
+    if export:
+        write_status_workbook(st, export)
+    if as_json:
+        import json
+        click.echo(json.dumps({"year": ws.year, **st.as_dict(), "export": str(export) if export else None},
+                              ensure_ascii=False, indent=1))
+        return
     t = Table(title=f"{ws.year}年度自评表回收情况")
     for col in ("层级", "代码", "地区", "应报", "已报", "合格", "有错误", "未报"):
         t.add_column(col)
@@ -280,11 +334,73 @@ def status_cmd(workspace: Path, export: Path | None) -> None:
         for x in st.pending:
             p.add_row(x.unit_name, x.project_name, x.reason + (f"（{x.errors}个错误）" if x.errors else ""), x.contact, x.email)
         console.print(p)
-    if st.unmatched:
-        console.print(f"另有 {st.unmatched} 个文件未能匹配名单，已保存在工作区。")
+    if st.problems:
+        u = Table(title=f"未能处理的文件 {len(st.problems)} 个（已存档，需人工处理）")
+        for col in ("原文件名", "发件人", "收到时间", "来源", "原因"):
+            u.add_column(col)
+        for x in st.problems:
+            u.add_row(escape(x.name), escape(x.sender), local_time(x.received_at), SOURCE_ZH.get(x.source, x.source),
+                      escape(x.reason))
+        console.print(u)
     if export:
-        write_status_workbook(st, export)
-        console.print(f"已导出：{export}")
+        console.print(f"已导出：{export}", highlight=False, soft_wrap=True)
+
+
+@main.command("show")
+@click.argument("unit")
+@click.argument("project", required=False)
+@workspace_option
+@click.option("--json", "as_json", is_flag=True, help="输出一个 JSON 文档")
+@friendly
+def show_cmd(unit: str, project: str | None, workspace: Path, as_json: bool) -> None:
+    """一个单位（及项目）的回收记录：每一版的收到时间和来源、当前的问题、相邻两版之间改了哪些单元格。
+
+    UNIT 为单位代码或名称，PROJECT 为项目代码或名称（可省略）。
+    """
+    import json
+
+    from .season.history import STATUS_ZH, history
+    from .season.status import SOURCE_ZH, local_time
+    from .judge.findings import SEVERITY_ZH
+    ws = _open(workspace)
+    found = history(ws, unit, project)
+    if as_json:
+        click.echo(json.dumps({"projects": [h.as_dict() for h in found]}, ensure_ascii=False, indent=1, default=str))
+        return
+    for h in found:
+        console.print(f"[bold]{escape(h.unit_name)} · {escape(h.project_name)}[/bold]（{h.unit_code} / {h.project_code}）",
+                      highlight=False, soft_wrap=True)
+        if not h.versions:
+            console.print("  尚未收到自评表。")
+            continue
+        t = Table(title="回收记录", box=None, header_style="bold")
+        for col in ("版本", "收到时间", "原文件名", "来源", "发件人", "结论", "错误", "警告", "总分"):
+            t.add_column(col)
+        for v in h.versions:
+            for i, a in enumerate(v.arrivals or [None]):
+                first = i == 0
+                t.add_row(f"第{v.number}版" if first else "", local_time(a.received_at if a else v.received_at),
+                          escape(a.name) if a else "", SOURCE_ZH.get(a.source, a.source) if a else "",
+                          escape(a.sender) if a else "", STATUS_ZH.get(v.status, v.status) if first else "",
+                          str(v.errors) if first else "", str(v.warnings) if first else "",
+                          "" if not first or v.total_score is None else f"{v.total_score:g}")
+        console.print(t)
+        for v in h.versions[1:]:
+            console.print(f"  第{v.number}版相对第{v.number - 1}版的改动：" + ("无" if not v.changes else f"{len(v.changes)} 处"),
+                          highlight=False)
+            if v.changes:
+                c = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+                for col in ("单元格", "栏目", "原值", "新值"):
+                    c.add_column(col)
+                for ch in v.changes:
+                    c.add_row(ch.cell or "—", escape(ch.label), escape(ch.old) or "（空）", escape(ch.new) or "（空）")
+                console.print(c)
+        current = h.versions[-1]
+        console.print(f"  当前版本（第{current.number}版）的问题：" + ("无" if not h.findings else f"{len(h.findings)} 个"),
+                      highlight=False)
+        for f in h.findings:
+            console.print(f"    {SEVERITY_ZH[f.severity]} {f.cell or '—'} {escape('[' + f.code + ']')} {escape(f.message)}",
+                          highlight=False, soft_wrap=True)
 
 
 @main.command("remind")

@@ -17,7 +17,8 @@ from typing import Callable, Iterable, Iterator
 
 from . import db, store
 from ..judge.check import CheckResult, check
-from ..read.detect import SPREADSHEET_SUFFIXES
+from ..errors import UnreadableFile
+from ..read.detect import SPREADSHEET_SUFFIXES, sniff
 from ..judge.identity import verifier
 from ..form.labels import norm
 from ..judge.serialize import result_json
@@ -41,7 +42,7 @@ class CollectReport:
     new: list[str] = field(default_factory=list)           # judged for the first time
     duplicates: list[str] = field(default_factory=list)    # bytes we already had
     unmatched: list[str] = field(default_factory=list)     # kept, but no roster row found
-    skipped: list[str] = field(default_factory=list)       # not spreadsheets (kept in the store anyway)
+    skipped: list[str] = field(default_factory=list)       # not spreadsheets: kept in the store, set aside
     problems: list[str] = field(default_factory=list)      # e.g. a corrupt zip
 
 
@@ -105,8 +106,15 @@ def from_imap(ws: Workspace, report: CollectReport, handle: Callable[[Incoming],
     settings = MailSettings.from_dict(ws.mail)
 
     def store_attachment(att) -> None:
-        handle(Incoming(att.filename, att.data, "imap", f"{settings.imap_folder}/{att.message_uid}/{att.filename}",
-                        att.sender))
+        ref = f"{settings.imap_folder}/{att.message_uid}/{att.filename}"
+        if att.filename.lower().endswith(".zip") and att.data[:4] == b"PK\x03\x04":
+            with tempfile.TemporaryDirectory() as tmp:      # a county zipped its returns before mailing them
+                bundle = Path(tmp) / "attachment.zip"
+                bundle.write_bytes(att.data)
+                for item in from_zip(bundle, ref, report):
+                    handle(Incoming(item.name, item.data, "imap", item.ref, att.sender))
+            return
+        handle(Incoming(att.filename, att.data, "imap", ref, att.sender))
 
     fetched = fetch_attachments(settings, store=store_attachment)
     report.problems.extend(f"{f.sender}《{f.subject}》：{f.message}（邮件保持未读，下次再收）" for f in fetched.failures)
@@ -161,9 +169,9 @@ def status_of(result: CheckResult, roster_id: int | None) -> str:
     return "errors" if result.errors else "valid"
 
 
-def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str,
-          sender: str = "") -> tuple[CheckResult, str]:
-    """Read, validate and match one stored file; record the verdict."""
+def assess(ws: Workspace, conn, path: Path, name: str, sender: str = "") -> tuple[CheckResult, int | None, str | None, str]:
+    """Read, validate and match one file against the workspace's roster and key, recording
+    nothing: `collect` records this verdict, `check` in a workspace prints the same one."""
     def sender_email(unit_code: str, project_code: str) -> str | None:
         rid = db.roster_id_for(conn, unit_code, project_code)
         row = db.roster_row(conn, rid) if rid else None
@@ -177,12 +185,41 @@ def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str
     if result.year and result.year != ws.year:
         from ..judge.findings import ERROR, Finding
         result.findings.append(Finding("year-mismatch", ERROR, f"表中年度为 {result.year}，本次自评年度为 {ws.year}", name))
-    status = status_of(result, roster_id)
+    return result, roster_id, matched_by, status_of(result, roster_id)
+
+
+def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str,
+          sender: str = "") -> tuple[CheckResult, str]:
+    """Assess one stored file and record the verdict."""
+    result, roster_id, matched_by, status = assess(ws, conn, path, name, sender)
     summary = json.dumps(result_json(result), ensure_ascii=False, default=str)
     db.upsert_return(conn, sha, roster_id, matched_by, status, result.errors, result.warnings, result.total_score,
                      result.grade, result.funds.get("budget"), result.funds.get("spent"), received_at, summary,
                      result.findings)
     return result, status
+
+
+KIND_ZH = {".png": "图片", ".jpg": "图片", ".jpeg": "图片", ".gif": "图片", ".bmp": "图片", ".tif": "图片",
+           ".tiff": "图片", ".heic": "图片", ".webp": "图片", ".txt": "文本文件", ".pdf": "PDF 文件",
+           ".doc": "Word 文档", ".docx": "Word 文档", ".wps": "WPS 文字文档", ".rtf": "文档", ".ppt": "演示文稿",
+           ".pptx": "演示文稿", ".p7s": "数字签名", ".asc": "签名", ".sig": "签名", ".eml": "邮件", ".ics": "日程",
+           ".vcf": "名片", ".htm": "网页", ".html": "网页"}
+
+
+def set_aside_reason(name: str, path: Path) -> str:
+    """Why a received file is kept but not judged ('' when it should be judged as a return):
+    only files that are neither named nor built like a spreadsheet are set aside."""
+    if name.lower().endswith(SPREADSHEET_SUFFIXES):
+        return ""
+    try:
+        sniff(path)
+        return ""
+    except UnreadableFile as exc:
+        if exc.code != "not-a-spreadsheet":
+            return ""      # a damaged or encrypted workbook is still a return: it is judged and reported
+    suffix = Path(name).suffix.lower()
+    kind = KIND_ZH.get(suffix) or (f"{suffix} 文件" if suffix else "无扩展名的文件")
+    return f"不是表格文件（{kind}），已存档，未作为自评表处理"
 
 
 def ingest(ws: Workspace, items: Iterable[Incoming] | None = None, *, imap: bool = False,
@@ -193,16 +230,19 @@ def ingest(ws: Workspace, items: Iterable[Incoming] | None = None, *, imap: bool
         def handle(item: Incoming) -> None:
             sha, path, _ = store.put(ws.store_dir, item.data)         # 1. never lose it
             received_at = db.utc_iso()
+            aside = set_aside_reason(item.name, path)
             with db.transaction(conn):                                # 2. record the arrival
                 db.record_file(conn, sha, len(item.data), item.name, received_at)
-                db.record_receipt(conn, sha, item.name, item.source, item.ref, received_at)
+                db.record_receipt(conn, sha, item.name, item.source, item.ref, received_at,
+                                  sender=item.sender, set_aside=aside)
+            if aside:                                                 # a photo, a .txt, a signature: kept, listed
+                report.skipped.append(item.name)
+                return
             if db.return_by_sha(conn, sha) is not None:                # 3. judge once per content
                 report.duplicates.append(item.name)
                 return
             first = db.receipts_for(conn, sha)
             arrived = min((r["received_at"] for r in first), default=received_at)
-            if not item.name.lower().endswith(SPREADSHEET_SUFFIXES) and not _looks_like_spreadsheet(item.data):
-                report.skipped.append(item.name)
             _, status = judge(ws, conn, sha, path, item.name, arrived, item.sender)
             (report.unmatched if status == "unmatched" else report.new).append(item.name)
             if progress:
@@ -215,10 +255,6 @@ def ingest(ws: Workspace, items: Iterable[Incoming] | None = None, *, imap: bool
     finally:
         conn.close()
     return report
-
-
-def _looks_like_spreadsheet(data: bytes) -> bool:
-    return data[:4] == b"PK\x03\x04" or data[:8] == bytes.fromhex("D0CF11E0A1B11AE1")
 
 
 def sources_for(path: str, report: CollectReport) -> Iterable[Incoming]:

@@ -16,8 +16,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .cli_zh import install as _chinese_click, localize
 from .errors import XlperfError
 
+_chinese_click()
 console = Console()
 err_console = Console(stderr=True)
 
@@ -72,6 +74,14 @@ def forms_cmd(as_json: bool) -> None:
     console.print(table)
 
 
+def _xlsx_output(path: Path) -> Path:
+    """We write .xlsx only: xlsx bytes under an .xls or .ods name fail to open or open with a warning."""
+    if path.suffix.lower() != ".xlsx":
+        raise XlperfError(f"只能生成 .xlsx 文件，“{path.name}”的扩展名不是 .xlsx；Excel、WPS 和 LibreOffice 都能打开 .xlsx，"
+                          f"如需其他格式请打开后另存为", code="output-format", path=str(path))
+    return path
+
+
 def resolve_password(password: str | None) -> tuple[str, bool]:
     """The sheet password: option, then $XLPERF_PASSWORD, else a random one (never shown)."""
     if password:
@@ -93,6 +103,7 @@ def template_cmd(form: str, year: int, output: Path, password: str | None, force
     """生成空白的、已锁定的自评表工作簿。"""
     from .form.spec import load_form
     from .form.template import TemplateOptions, write_template
+    _xlsx_output(output)
     spec = load_form(form)
     if output.exists() and not force:
         raise XlperfError(f"文件已存在：{output}（如需覆盖请加 --force）", code="output-exists")
@@ -105,7 +116,7 @@ def template_cmd(form: str, year: int, output: Path, password: str | None, force
 
 
 @main.command("check")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="文件或文件夹...")
 @click.option("--json", "as_json", is_flag=True, help="输出一个 JSON 文档")
 @click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path),
               help="为有问题的文件生成标注问题的反馈副本，写入该目录")
@@ -192,7 +203,7 @@ def _open(workspace: Path):
 
 
 @main.command("init")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), metavar="文件夹")
 @click.option("--year", type=int, required=True, help="自评年度")
 @click.option("--form", default="project-county", show_default=True, help="表式代码")
 @click.option("--title", default="", help="本次自评工作的名称（写入邮件和汇总表）")
@@ -213,6 +224,7 @@ def init_cmd(directory: Path, year: int, form: str, title: str, deadline: str) -
 def roster_template_cmd(output: Path) -> None:
     """生成名单（单位、项目、预算、绩效目标）的示例工作簿，含填写说明。"""
     from .season.roster_template import write_roster_template
+    _xlsx_output(output)
     if output.exists():
         raise XlperfError(f"文件已存在：{output}", code="output-exists")
     write_roster_template(output)
@@ -220,7 +232,7 @@ def roster_template_cmd(output: Path) -> None:
 
 
 @main.command("roster")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="名单.xlsx")
 @workspace_option
 @friendly
 def roster_cmd(path: Path, workspace: Path) -> None:
@@ -257,7 +269,7 @@ def generate_cmd(workspace: Path) -> None:
 
 
 @main.command("send")
-@click.argument("units", nargs=-1)
+@click.argument("units", nargs=-1, metavar="[单位...]")
 @workspace_option
 @click.option("--dry-run", is_flag=True, help="只预览：把邮件写成 .eml 文件（sent/），不发送，也不记为已发送")
 @click.option("--resend", is_flag=True, help="重新发送给后面列出的单位（单位代码或名称）")
@@ -315,7 +327,7 @@ def status_cmd(workspace: Path, export: Path | None, as_json: bool) -> None:
     finally:
         conn.close()
     if export:
-        write_status_workbook(st, export)
+        write_status_workbook(st, _xlsx_output(export))
     if as_json:
         import json
         click.echo(json.dumps({"year": ws.year, **st.as_dict(), "export": str(export) if export else None},
@@ -347,15 +359,15 @@ def status_cmd(workspace: Path, export: Path | None, as_json: bool) -> None:
 
 
 @main.command("show")
-@click.argument("unit")
-@click.argument("project", required=False)
+@click.argument("unit", metavar="单位")
+@click.argument("project", required=False, metavar="[项目]")
 @workspace_option
 @click.option("--json", "as_json", is_flag=True, help="输出一个 JSON 文档")
 @friendly
 def show_cmd(unit: str, project: str | None, workspace: Path, as_json: bool) -> None:
     """一个单位（及项目）的回收记录：每一版的收到时间和来源、当前的问题、相邻两版之间改了哪些单元格。
 
-    UNIT 为单位代码或名称，PROJECT 为项目代码或名称（可省略）。
+    单位：单位代码或名称；项目：项目代码或名称（可省略）。
     """
     import json
 
@@ -421,7 +433,7 @@ def remind_cmd(workspace: Path, dry_run: bool) -> None:
 
 
 @main.command("aggregate")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[文件或文件夹...]")
 @click.option("-w", "--workspace", "workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="汇总工作区中各单位项目的当前回收表（不给文件时默认当前文件夹）")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -433,6 +445,8 @@ def remind_cmd(workspace: Path, dry_run: bool) -> None:
 @friendly
 def aggregate_cmd(paths, workspace, output, csv_dir, parquet_dir, jobs, year) -> None:
     """生成全省汇总工作簿（总体、按地区、项目明细、指标明细、指标分析、问题清单、未提交、图表）及 CSV/Parquet。"""
+    if output is not None:
+        _xlsx_output(output)
     if paths and workspace is None:
         from .province.folder import aggregate_paths
         out = output or Path(f"{year or ''}自评汇总表.xlsx")
@@ -457,6 +471,9 @@ def demo_cmd(output: Path) -> None:
     """用内置示例数据演示全流程：名单 → 生成 → 发送 → 回收 → 校验 → 催报 → 汇总。"""
     from .demo.run import run_demo
     run_demo(output, console)
+
+
+localize(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

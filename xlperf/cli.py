@@ -291,6 +291,9 @@ def send_cmd(units: tuple[str, ...], workspace: Path, dry_run: bool, resend: boo
     extra = f"（其中更正版或重发 {corrected} 封）" if corrected else ""
     console.print(f"{what} {len(rep.sent)} 封{extra}，跳过已发送且未变化的 {len(rep.skipped)} 个，失败 {len(rep.failed)} 封。"
                   + ("（预览，未记为已发送）" if dry_run else ""), highlight=False, soft_wrap=True)
+    if rep.layout_only:
+        console.print(f"另有 {len(rep.layout_only)} 个工作簿重新生成后只是格式变化、预填内容未变，未重发"
+                      f"（如需重发：xlperf send --resend 单位代码）：{'、'.join(rep.layout_only)}", highlight=False, soft_wrap=True)
     for f in rep.failed:
         err_console.print(f"  [red]失败[/red] {escape(f)}", soft_wrap=True)
     if rep.failed:

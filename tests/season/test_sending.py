@@ -167,3 +167,25 @@ def test_an_unreachable_server_gives_one_clear_message(tmp_path):
     conn = open_workspace(root).connect()
     assert conn.execute("SELECT COUNT(*) FROM sent").fetchone()[0] == 0
     conn.close()
+
+
+def test_a_workbook_regenerated_with_the_same_content_is_not_mailed_again(tmp_path, smtp_server):
+    import openpyxl
+    root = season(tmp_path, **at(smtp_server))
+    xlperf("send", "-w", root)
+    book = sorted((root / "outbox").glob("*.xlsx"))[0]
+    wb = openpyxl.load_workbook(book)                        # new bytes, same pre-filled content
+    wb.active.sheet_properties.tabColor = "FF0000"
+    wb.save(book)
+    res = xlperf("send", "-w", root)
+    assert res.exit_code == 0 and "发送 0 封" in res.output
+    assert "只是格式变化、预填内容未变，未重发" in res.output and "--resend" in res.output
+    assert len(smtp_server.messages) == 4
+
+
+def test_the_smtp_password_can_come_from_the_environment_instead(tmp_path, smtp_server, monkeypatch):
+    root = season(tmp_path, **at(smtp_server, smtp_user=SMTP_USER))      # no password in xlperf.yaml
+    monkeypatch.setenv("XLPERF_SMTP_PASSWORD", SMTP_PASSWORD)
+    res = xlperf("send", "-w", root)
+    assert res.exit_code == 0 and "发送 4 封" in res.output, res.output
+    assert smtp_server.logins and SMTP_PASSWORD not in (root / "xlperf.yaml").read_text(encoding="utf-8")

@@ -48,14 +48,15 @@ def text(value: object) -> str:
     return str(value).strip()
 
 
-def compare_files(old: str | os.PathLike, new: str | os.PathLike) -> list[Change]:
-    """Changes from `old` to `new`; empty when either is not a readable form."""
+def compare_files(old: str | os.PathLike, new: str | os.PathLike) -> list[Change] | None:
+    """Changes from `old` to `new`; None when they cannot be compared (either is not a
+    readable form, or they are different forms)."""
     try:
         a, b = read(old), read(new)
     except Exception:  # noqa: BLE001 — an unreadable version simply has nothing to compare
-        return []
+        return None
     if a is None or b is None or a.form_id != b.form_id:
-        return []
+        return None
     spec = next((s for s in default_specs() if s.id == b.form_id), None) or load_form(b.form_id)
     return compare_located(a, b, spec)
 

@@ -86,7 +86,7 @@ def history(ws: Workspace, unit: str, project: str | None = None) -> list[Histor
                             ret["total_score"], ret["grade"], arrivals)
                 path = store.path_for(ws.store_dir, ret["sha256"])
                 if previous is not None:
-                    v.changes = compare_files(store.path_for(ws.store_dir, previous), path)
+                    v.changes = compare_files(store.path_for(ws.store_dir, previous), path) or []
                 previous = ret["sha256"]
                 h.versions.append(v)
                 if ret["superseded_by"] is None:

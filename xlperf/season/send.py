@@ -30,6 +30,7 @@ class SendReport:
     files: list[Path] = field(default_factory=list)      # .eml written in dry-run mode
     failed: list[str] = field(default_factory=list)
     corrected: list[str] = field(default_factory=list)   # addresses that got a 更正版
+    layout_only: list[str] = field(default_factory=list)  # "unit · project" regenerated with the same content
 
 
 @dataclass
@@ -76,7 +77,7 @@ def change_lines(out: Outgoing, limit: int = 12) -> list[str]:
     if out.why == "resend" and not out.changes:
         return [f"  ■ {name}：应你单位要求重新发送，内容与上次相同。"]
     if not out.changes:
-        return [f"  ■ {name}：表格已重新生成（格式调整，预填内容未变），请以本次附件为准。"]
+        return [f"  ■ {name}：表格已重新生成，请以本次附件为准。"]
     shown = [f"    - {c.describe()}" for c in out.changes[:limit]]
     if len(out.changes) > limit:
         shown.append(f"    - 另有 {len(out.changes) - limit} 处改动")
@@ -198,7 +199,13 @@ def send(ws: Workspace, *, dry_run: bool = False, resend: list[str] | tuple[str,
                 out = Outgoing(r, path, f"update-{sha[:16]}", "update")
             if out.why != "new" and last is not None:
                 old = _sent_copy(ws, last["sha256"])
-                out.changes = compare_files(old, path) if old else []
+                changes = compare_files(old, path) if old else None
+                if out.why == "update" and changes == []:
+                    # Same pre-filled content in a new layout (an upgraded xlperf): a county that
+                    # has started filling the old copy need not start again, so it is not mailed.
+                    report.layout_only.append(f"{r['unit_name']} · {r['project_name']}")
+                    continue
+                out.changes = changes or []
             groups[r["email"]].append(out)
 
         def compose(address, items: list[Outgoing]):

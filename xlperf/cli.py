@@ -310,7 +310,8 @@ def collect_cmd(workspace: Path, source: str) -> None:
     ws = _open(workspace)
     rep = collect(ws, source)
     console.print(f"新收到 {len(rep.new)} 个，重复 {len(rep.duplicates)} 个，未匹配名单 {len(rep.unmatched)} 个"
-                  f"（已保存，待人工处理）。")
+                  f"（已保存，待人工处理）" + (f"，非表格文件 {len(rep.skipped)} 个（已存档，未作为自评表）" if rep.skipped else "")
+                  + "。详见 xlperf status。", highlight=False, soft_wrap=True)
     for p in rep.problems:
         err_console.print(f"  [yellow]注意[/yellow] {escape(p)}", soft_wrap=True)
 

@@ -114,11 +114,16 @@ def test_files_that_count_for_nobody_are_listed_with_name_sender_date_and_reason
     msg.add_attachment(ret.read_bytes(), maintype="application", subtype="octet-stream", filename=ret.name)
     msg.add_attachment(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, maintype="image", subtype="png", filename="签名.png")
     deliver(imap_server, msg.as_bytes())
+    msg = EmailMessage(policy=policy.SMTP)                              # the same logo comes with every mail
+    msg["From"], msg["To"], msg["Subject"] = "县医保局 <ybj@county.gov.cn>", "jxb@example.gov.cn", "补充说明"
+    msg.set_content("附件稍后补发。")
+    msg.add_attachment(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, maintype="image", subtype="png", filename="签名.png")
+    deliver(imap_server, msg.as_bytes())
 
     rep = collect(ws, str(inbox))
     assert sorted(rep.skipped) == ["情况报告.docx", "说明.txt"]
     rep = collect(ws, "imap")
-    assert rep.new == [ret.name] and rep.skipped == ["签名.png"]
+    assert rep.new == [ret.name] and rep.skipped == ["签名.png", "签名.png"]
 
     conn = ws.connect()
     judged = {r["original_name"] for r in conn.execute("SELECT c.original_name FROM returns JOIN receipts c USING (sha256)")}
@@ -136,6 +141,7 @@ def test_files_that_count_for_nobody_are_listed_with_name_sender_date_and_reason
     assert "损坏" in rows["坏了.xlsx"][4]
     assert "未能与名单匹配" in rows["别省的表.xlsx"][4]
     assert "ybj@county.gov.cn" in rows["签名.png"][1] and rows["签名.png"][3] == "邮箱"
+    assert "共收到 2 次" in rows["签名.png"][4]                              # listed once, not once per mail
     assert all(r[2] for r in rows.values())                                # every one has its date
 
     js = json.loads(xlperf("status", "-w", ws.root, "--json").output)

@@ -87,8 +87,12 @@ def problem_files(conn) -> list[ProblemFile]:
         out.append(ProblemFile(first["original_name"] if first else ret["sha256"][:12], first["sender"] if first else "",
                                ret["received_at"], first["source"] if first else "", _unmatched_reason(ret, conn),
                                ret["sha256"]))
-    for r in db.set_aside_receipts(conn):
-        out.append(ProblemFile(r["original_name"], r["sender"], r["received_at"], r["source"], r["set_aside"], r["sha256"]))
+    aside: dict[str, list] = {}
+    for r in db.set_aside_receipts(conn):      # the same logo arrives with every mail: list it once
+        aside.setdefault(r["sha256"], []).append(r)
+    for sha, (r, *more) in aside.items():
+        times = f"（同一文件共收到 {len(more) + 1} 次）" if more else ""
+        out.append(ProblemFile(r["original_name"], r["sender"], r["received_at"], r["source"], r["set_aside"] + times, sha))
     out.sort(key=lambda p: (p.received_at, p.name))
     return out
 

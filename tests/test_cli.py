@@ -82,6 +82,8 @@ def test_output_piped_to_a_file_keeps_whole_lines(tmp_path):
     messages = [f.message for f in check(bad).findings]
     assert messages and all(any(m in line for line in lines) for m in messages)
     assert any(len(line) > 80 for line in lines)
+    res = CliRunner().invoke(main, ["--help"], env={"COLUMNS": ""})         # help too: every summary in full
+    assert "及 CSV/Parquet。" in res.output and "..." not in res.output.split("命令：")[1]
 
 
 def test_template_refuses_an_xls_name_rather_than_writing_xlsx_bytes_under_it(tmp_path):

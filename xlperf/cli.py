@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .cli_zh import install as _chinese_click, localize
+from .cli_zh import PIPED_WIDTH, install as _chinese_click, localize
 from .errors import XlperfError
 
 _chinese_click()
@@ -41,9 +41,6 @@ def friendly(fn):
 def main() -> None:
     """xlperf：预算绩效自评表的生成、分发、收集、校验与汇总。"""
     _unwrap_when_piped()
-
-
-PIPED_WIDTH = 4000
 
 
 def _unwrap_when_piped() -> None:

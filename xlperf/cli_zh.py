@@ -8,7 +8,9 @@ here as a dict and is handed to click's modules in place of their `_` and
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import sys
 import unicodedata
 
 import click
@@ -97,8 +99,25 @@ class ChineseHelpFormatter(HelpFormatter):
         self.write(f"{'':>{self.current_indent}}{heading}：\n")
 
 
+PIPED_WIDTH = 4000
+
+
 class ChineseContext(click.Context):
+    """Chinese section headings; help piped to a file keeps whole lines (no 80-column folding)."""
+
     formatter_class = ChineseHelpFormatter
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.terminal_width is None and not os.environ.get("COLUMNS") and not _is_terminal(sys.stdout):
+            self.terminal_width = self.max_content_width = PIPED_WIDTH
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def install() -> None:

@@ -83,7 +83,7 @@ def compare_data(a: FormData, b: FormData, spec: FormSpec) -> list[Change]:
         la, lb = a.funds_line(row.key), b.funds_line(row.key)
         for col in spec.funds_columns:
             cell = (lb.cells.get(col.key, "") if lb else "") or (la.cells.get(col.key, "") if la else "")
-            add(cell, f"{row.label.rstrip('：:')}{col.label}", la.values.get(col.key) if la else None,
+            add(cell, f"{row.label.rstrip('：:')}的{col.label}", la.values.get(col.key) if la else None,
                 lb.values.get(col.key) if lb else None)
     add(b.cells.get("goal_planned", ""), spec.goal_planned, a.goal_planned, b.goal_planned)
     add(b.cells.get("goal_actual", ""), spec.goal_actual, a.goal_actual, b.goal_actual)

@@ -189,3 +189,22 @@ def test_the_smtp_password_can_come_from_the_environment_instead(tmp_path, smtp_
     res = xlperf("send", "-w", root)
     assert res.exit_code == 0 and "发送 4 封" in res.output, res.output
     assert smtp_server.logins and SMTP_PASSWORD not in (root / "xlperf.yaml").read_text(encoding="utf-8")
+
+
+def test_a_corrected_address_in_the_roster_gets_the_workbooks(tmp_path, smtp_server):
+    root = season(tmp_path, **at(smtp_server))
+    xlperf("send", "-w", root)
+    ws = open_workspace(root)
+    conn = ws.connect()
+    rows = rows_from_db(conn)
+    wrong = rows[0].email
+    rows = [dataclasses.replace(r, email="ybj-new@county.gov.cn") if r.email == wrong else r for r in rows]
+    save_roster(conn, rows)
+    conn.close()
+    assert "生成 0 个" in xlperf("generate", "-w", root).output     # the workbooks themselves are unchanged
+    res = xlperf("send", "-w", root)
+    assert "发送 1 封" in res.output, res.output
+    msg = smtp_server.messages[-1]
+    assert msg["To"] == "ybj-new@county.gov.cn" and len(list(msg.iter_attachments())) == 2
+    assert wrong in body(msg) and "重发" in msg["Subject"]
+    assert "发送 0 封" in xlperf("send", "-w", root).output

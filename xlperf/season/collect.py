@@ -208,16 +208,18 @@ KIND_ZH = {".png": "图片", ".jpg": "图片", ".jpeg": "图片", ".gif": "图�
 
 def set_aside_reason(name: str, path: Path) -> str:
     """Why a received file is kept but not judged ('' when it should be judged as a return):
-    only files that are neither named nor built like a spreadsheet are set aside."""
+    a picture, a text, a Word file or a signature by its name, or anything not named like a
+    spreadsheet whose bytes are not one either."""
     if name.lower().endswith(SPREADSHEET_SUFFIXES):
         return ""
-    try:
-        sniff(path)
-        return ""
-    except UnreadableFile as exc:
-        if exc.code != "not-a-spreadsheet":
-            return ""      # a damaged or encrypted workbook is still a return: it is judged and reported
     suffix = Path(name).suffix.lower()
+    if suffix not in KIND_ZH:          # an odd or missing extension: the bytes decide
+        try:
+            sniff(path)
+            return ""
+        except UnreadableFile as exc:
+            if exc.code != "not-a-spreadsheet":
+                return ""  # a damaged or encrypted workbook is still a return: it is judged and reported
     kind = KIND_ZH.get(suffix) or (f"{suffix} 文件" if suffix else "无扩展名的文件")
     return f"不是表格文件（{kind}），已存档，未作为自评表处理"
 

@@ -40,8 +40,9 @@ class Outgoing:
     row: object                          # the roster row (sqlite3.Row)
     path: Path
     batch: str
-    why: str = "new"                     # new | update | resend
+    why: str = "new"                     # new | update | resend | readdress
     changes: list[Change] = field(default_factory=list)
+    previous_to: str = ""                # where the last invitation went, for readdress
 
 
 def deadline_text(ws: Workspace) -> str:
@@ -74,6 +75,8 @@ def invitation_body(ws: Workspace, unit_name: str, projects: list[str]) -> str:
 def change_lines(out: Outgoing, limit: int = 12) -> list[str]:
     """What a 更正版 or a re-sent copy says about itself, one line per changed field."""
     name = out.row["project_name"]
+    if out.why == "readdress":
+        return [f"  ■ {name}：名单中的收件邮箱已更正为本邮箱（此前发至 {out.previous_to}），现重新发送，内容与上次相同。"]
     if out.why == "resend" and not out.changes:
         return [f"  ■ {name}：应你单位要求重新发送，内容与上次相同。"]
     if not out.changes:
@@ -192,12 +195,14 @@ def send(ws: Workspace, *, dry_run: bool = False, resend: list[str] | tuple[str,
                 out = Outgoing(r, path, f"resend-{stamp}", "resend")
             elif last is None:
                 out = Outgoing(r, path, SEND_BATCH)
-            elif not last["sha256"] or last["sha256"] == sha:   # unchanged (or sent before shas were kept)
+            elif last["sha256"] and last["sha256"] != sha:
+                out = Outgoing(r, path, f"update-{sha[:16]}", "update")
+            elif last["to_addr"] != r["email"]:                 # the roster's address was corrected
+                out = Outgoing(r, path, f"readdress-{stamp}", "readdress", previous_to=last["to_addr"])
+            else:                                               # unchanged (or sent before shas were kept)
                 report.skipped.append(r["email"])
                 continue
-            else:
-                out = Outgoing(r, path, f"update-{sha[:16]}", "update")
-            if out.why != "new" and last is not None:
+            if out.why in ("update", "resend") and last is not None:
                 old = _sent_copy(ws, last["sha256"])
                 changes = compare_files(old, path) if old else None
                 if out.why == "update" and changes == []:

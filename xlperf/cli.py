@@ -129,9 +129,11 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
     from .judge.check import check
     from .terminal import print_result
     from .season.workspace import CONFIG_NAME
-    if workspace is None and Path(CONFIG_NAME).is_file():
-        workspace = Path(".")
+    if workspace is None:     # run inside a workspace (or one of its folders): judge as collect would
+        workspace = next((d for d in (Path.cwd(), *Path.cwd().parents) if (d / CONFIG_NAME).is_file()), None)
     ws = _open(workspace) if workspace is not None else None
+    if ws is not None and not as_json:
+        console.print(f"按工作区 {ws.root} 的名单和签名密钥校验（与 collect 的结论相同）", highlight=False, soft_wrap=True)
     conn = ws.connect() if ws is not None else None
     results, matches = [], []
     try:
@@ -174,7 +176,8 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
         if ws is not None:
             for d, m in zip(docs, matches):
                 d["roster"] = m
-        click.echo(json.dumps({"files": docs}, ensure_ascii=False, indent=1))
+        click.echo(json.dumps({"files": docs, **({"workspace": str(ws.root)} if ws is not None else {})},
+                              ensure_ascii=False, indent=1))
     if any(not r.readable for r in results):
         sys.exit(2)
     sys.exit(1 if any(r.errors for r in results) else 0)

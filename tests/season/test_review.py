@@ -75,9 +75,10 @@ def test_check_inside_a_workspace_gives_the_same_verdict_as_collect(tmp_path, mo
     assert with_ws.exit_code == 1 and "target-changed" in {f["code"] for f in doc["findings"]}
     assert doc["roster"]["matched_by"] == "labels"
 
-    monkeypatch.chdir(ws.root)                                   # run inside the workspace folder
+    monkeypatch.chdir(ws.root / "inbox")                         # run inside the workspace's folders
     inside = xlperf("check", copy)
     assert inside.exit_code == 1 and "target-changed" in inside.output and "名单：" in inside.output
+    assert "按工作区" in inside.output
 
     collect(ws, str(inbox))
     conn = ws.connect()

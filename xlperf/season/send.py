@@ -189,12 +189,12 @@ def send(ws: Workspace, *, dry_run: bool = False, resend: list[str] | tuple[str,
             path = Path(gen["path"])
             sha = hashlib.sha256(path.read_bytes()).hexdigest()
             last = db.last_sent(conn, r["id"], "send")
-            if wanted:
-                if not _matches(r, wanted):
-                    continue
-                out = Outgoing(r, path, f"resend-{stamp}", "resend")
-            elif last is None:
+            if wanted and not _matches(r, wanted):
+                continue
+            if last is None:
                 out = Outgoing(r, path, SEND_BATCH)
+            elif wanted:
+                out = Outgoing(r, path, f"resend-{stamp}", "resend")
             elif last["sha256"] and last["sha256"] != sha:
                 out = Outgoing(r, path, f"update-{sha[:16]}", "update")
             elif last["to_addr"] != r["email"]:                 # the roster's address was corrected
@@ -208,8 +208,10 @@ def send(ws: Workspace, *, dry_run: bool = False, resend: list[str] | tuple[str,
                 if out.why == "update" and changes == []:
                     # Same pre-filled content in a new layout (an upgraded xlperf): a county that
                     # has started filling the old copy need not start again, so it is not mailed.
-                    report.layout_only.append(f"{r['unit_name']} · {r['project_name']}")
-                    continue
+                    if last["to_addr"] == r["email"]:
+                        report.layout_only.append(f"{r['unit_name']} · {r['project_name']}")
+                        continue
+                    out = Outgoing(r, path, f"readdress-{stamp}", "readdress", previous_to=last["to_addr"])
                 out.changes = changes or []
             groups[r["email"]].append(out)
 

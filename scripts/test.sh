@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine, then runs the
 # whole suite. Real clients are part of the suite: LibreOffice (headless, plus
-# its Python-UNO bridge) and Dovecot are installed here when missing, so they
+# its Python-UNO bridge), Dovecot and Chromium (with chromedriver, for the upload
+# page's browser test) are installed here when missing, so they
 # never get skipped in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,9 @@ need=()
 command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui)
 /usr/bin/python3 -c "import uno" >/dev/null 2>&1 || need+=(python3-uno)
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)   # Chinese text in the screenshots
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   echo "Installing system packages: ${need[*]}"

@@ -467,6 +467,63 @@ def aggregate_cmd(paths, workspace, output, csv_dir, parquet_dir, jobs, year) ->
                   f"合格 {shown('projects_valid')}）", soft_wrap=True)
 
 
+@main.command("serve")
+@workspace_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址；0.0.0.0 表示向办公网络开放")
+@click.option("--port", type=int, default=8000, show_default=True, help="端口")
+@click.option("--set-password", "set_password", is_flag=True, help="设置局端登录密码（只保存加盐散列）后退出")
+@friendly
+def serve_cmd(workspace: Path, host: str, port: int, set_password: bool) -> None:
+    """网页提交：各单位用专用链接上传并立即看到校验结果；局端登录查看回收情况。"""
+    ws = _open(workspace)
+    if set_password:
+        from .season.weblink import set_password as store_password
+        pw = click.prompt("新的局端登录密码", hide_input=True, confirmation_prompt="再输入一次")
+        if len(pw) < 8:
+            raise XlperfError("密码至少 8 位", code="password-too-short")
+        conn = ws.connect()
+        try:
+            store_password(conn, pw)
+        finally:
+            conn.close()
+        console.print("已设置局端登录密码（工作区中只保存加盐散列）。")
+        return
+    from .web.serve import serve
+    serve(ws, host, port, say=lambda text: console.print(text, highlight=False, soft_wrap=True))
+
+
+@main.command("link")
+@workspace_option
+@click.argument("unit_codes", nargs=-1)
+@click.option("--revoke", is_flag=True, help="作废这些单位的现有链接并换发新链接")
+@friendly
+def link_cmd(workspace: Path, unit_codes: tuple[str, ...], revoke: bool) -> None:
+    """列出各单位的网页提交链接；--revoke 作废旧链接。"""
+    from .season import db, weblink
+    ws = _open(workspace)
+    conn = ws.connect()
+    try:
+        units = {r["unit_code"]: r["unit_name"] for r in db.roster_rows(conn)}
+        chosen = list(unit_codes) or list(units)
+        unknown = [c for c in chosen if c not in units]
+        if unknown:
+            raise XlperfError(f"名单中没有这些单位代码：{'、'.join(unknown)}", code="unit-unknown")
+        if revoke and not unit_codes:
+            raise XlperfError("请指定要作废链接的单位代码", code="unit-missing")
+        base = weblink.base_url(ws)
+        for code in chosen:
+            if revoke:
+                weblink.revoke(ws, conn, code)
+            console.print(f"{units[code]}（{code}）：{weblink.unit_link(ws, conn, code, base or 'http://127.0.0.1:8000')}",
+                          highlight=False, soft_wrap=True)
+    finally:
+        conn.close()
+    if not base:
+        console.print("注意：xlperf.yaml 中未设置 web.base_url，以上链接只在本机有效；设置为本机局域网地址后重新生成、发送表格。")
+    if revoke:
+        console.print("旧链接已作废。请重新生成（xlperf generate）并发送表格，或直接把新链接告知单位。")
+
+
 @main.command("demo")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=Path("xlperf-demo"),
               show_default=True, help="演示工作区文件夹（已存在时自动另起新文件夹）")

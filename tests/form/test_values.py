@@ -36,7 +36,7 @@ TRIPLES = [
     ("s004-24-met-exactly", "≥40%", (">=", 40.0, "%", Q), "40%", (None, 40.0, "%", Q)),
     ("s004-25-pieces", "≥8个", (">=", 8.0, "个", Q), "8个", (None, 8.0, "个", Q)),
     ("s004-27-qualitative", "持续提升", (None, None, None, L), "综合评价分值较上年提高5%", (None, None, None, L)),
-    ("s004-31-month", "≤4月份", ("<=", 4.0, "月份", Q), "2022年4月", (None, None, None, L)),
+    ("s004-31-month", "≤4月份", ("<=", 4.31, "日期", Q), "2022年4月", (None, 4.0, "日期", Q)),   # by the end of April
     ("s004-33-overachieved", "≥10%", (">=", 10.0, "%", Q), "49.95%", (None, 49.95, "%", Q)),
     ("p4-35-actual-without-unit", "≥50000人次", (">=", 50000.0, "人次", Q), "110406", (None, 110406.0, None, Q)),
     ("p2-36-no-comparator", "8755", (None, 8755.0, None, Q), "8676", (None, 8676.0, None, Q)),
@@ -79,7 +79,7 @@ def test_bound_as_actual__keeps_the_strict_comparator():
 @pytest.mark.parametrize("raw, expected", [
     pytest.param("≧２0次", (">=", 20.0, "次", Q), id="full-width-digit"),
     pytest.param("≥100百分比", (">=", 100.0, "%", Q), id="percent-as-word"),
-    pytest.param("≤4月份", ("<=", 4.0, "月份", Q), id="month"),
+    pytest.param("≤4月份", ("<=", 4.31, "日期", Q), id="month"),
     pytest.param("14,531", (None, 14531.0, None, Q), id="thousands-separator"),
     pytest.param("１４，５３１", (None, 14531.0, None, Q), id="full-width-thousands"),
     pytest.param("＞＝5", (">=", 5.0, None, Q), id="full-width-ge"),
@@ -208,7 +208,8 @@ def test_parsers_never_raise_and_keep_raw(raw, percent_format):
 
 COMPARATORS = {"": None, "≥": ">=", "≧": ">=", ">=": ">=", "＞＝": ">=", "≤": "<=", "≦": "<=", "<": "<", "＜": "<",
                ">": ">", "＞": ">", "=": "=", "不低于": ">=", "不少于": ">=", "不高于": "<=", "不超过": "<="}
-UNITS = [(w, n) for w, n in values._UNITS if values.normalize_text(w) == w] + [("", None)]
+# 月 and 月份 after a month number are dates (deadlines), tested on their own below.
+UNITS = [(w, n) for w, n in values._UNITS if values.normalize_text(w) == w and w not in ("月", "月份")] + [("", None)]
 FULL_WIDTH = str.maketrans("0123456789,", "０１２３４５６７８９，")
 
 
@@ -237,3 +238,34 @@ def test_comparator_number_unit__parse_back_to_their_parts(comparator, number, u
 @given(st.floats(-1e12, 1e12), st.sampled_from(["", "万", "万元"]))
 def test_parse_amount__reads_back_formatted_floats(x, suffix):
     assert parse_amount(f"{x:,.2f}{suffix}").value == float(f"{x:.2f}")
+
+
+# --- deadlines as targets (issue: 9月前, 11月底前, ≤4月份, 12月31日前) -------------------------------
+@pytest.mark.parametrize("target, actual", [
+    ("9月前", "7月"), ("11月底前", "10月"), ("≤4月份", "4月20日"), ("12月31日前", "12月20日"), ("10月中旬前", "10月上旬"),
+])
+def test_a_deadline_target__is_met_by_an_earlier_month(target, actual):
+    from xlperf.form.scoring import ScoringRules, suggest_score
+    s = suggest_score(4, parse_value(target), parse_value(actual), ScoringRules())
+    assert s.score == 4 and s.kind == "deadline"
+
+
+def test_a_deadline_missed__is_left_for_a_person_to_score():
+    from xlperf.form.scoring import ScoringRules, suggest_score
+    s = suggest_score(4, parse_value("9月前"), parse_value("10月"), ScoringRules())
+    assert s.score is None and "晚于" in s.note
+
+
+def test_a_duration_in_months__is_not_a_deadline():
+    assert parse_value("≥12个月").unit != parse_value("12月前").unit
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 31), st.integers(1, 12), st.integers(1, 28),
+       st.sampled_from(["{m}月前", "{m}月底前", "≤{m}月份", "{m}月{d}日前", "{m}月{d}日之前"]))
+def test_deadline_parser__orders_dates_like_a_calendar(tm, td, am, ad, shape):
+    target = parse_value(shape.format(m=tm, d=max(td, 1)))
+    actual = parse_value(f"{am}月{ad}日")
+    assert target.comparator == "<=" and target.unit == actual.unit
+    by_day = max(td, 1) if "日" in shape else 31
+    assert (actual.number <= target.number) == ((am, ad) <= (tm, by_day))

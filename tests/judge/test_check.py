@@ -81,7 +81,7 @@ def test_a_clean_fill_has_no_errors(template, tmp_path):
     ("a score left empty", {1: {"score": None}}, "score-missing", 1, "score"),
     ("a target without a number", {0: {"target": "≥ 万人"}}, "target-unparseable", 0, "target"),
     ("units that do not match", {0: {"target": "≥100万人", "actual": "101.07%"}}, "unit-mismatch", 0, "actual"),
-    ("over-completion without a note", {1: {"target": "≥10%", "actual": "49.95%"}}, "overachieve-note", 1, "reason"),
+    ("over-completion without a note", {1: {"target": "≥10%", "actual": "49.95%"}}, "overachieve-note", 1, "actual"),
     ("a score far from the rule", {5: {"score": 8}}, "score-deviates", 5, "score"),
     ("weights of 产出 not adding up", {0: {"weight": 15, "score": 15}}, "weight-sum-l1", 0, "weight"),
 ])

@@ -23,9 +23,10 @@ from ..season.send import send
 from .simulate import fill_return
 from ..form.spec import load_form
 from ..season.status import compute_status
-from ..season.workspace import init_workspace
+from ..season.workspace import init_workspace, save_config
 
 YEAR = 2024
+DEMO_URL = "http://127.0.0.1:8000"
 
 
 def _fresh(base: Path) -> Path:
@@ -43,6 +44,8 @@ def run_demo(outdir: Path, console: Console | None = None) -> Path:
     say(f"[bold]xlperf 演示[/bold]：工作区 {root}")
     ws = init_workspace(root, year=YEAR, form="project-county", title="湖南省2024年度医保项目支出绩效自评（演示）",
                         deadline="2025-03-31")
+    ws.config["web"] = {**ws.web, "base_url": DEMO_URL}     # links to `xlperf serve` in workbooks and mails
+    save_config(ws)
     spec = load_form(ws.form)
 
     rows = sample_roster(n_cities=3, counties_per_city=3, projects=2, seed=7)
@@ -96,7 +99,24 @@ def run_demo(outdir: Path, console: Console | None = None) -> Path:
     summary = _aggregate(ws, say)
     say(f"[bold green]完成。[/bold green] 汇总表：{summary}")
     say(f"   仍未提交或有错误：{len(st.pending)} 个单位项目；全部收到的文件都保存在 {ws.store_dir}")
+    _web_hint(ws, say)
     return summary
+
+
+def _web_hint(ws, say) -> None:
+    """How to open the upload page (xlperf serve) on this workspace."""
+    from ..season import db
+    from ..season.weblink import unit_link
+    conn = ws.connect()
+    try:
+        first = db.roster_rows(conn)[0]
+        link = unit_link(ws, conn, first["unit_code"])
+    finally:
+        conn.close()
+    say("9. 网页提交：在演示工作区中设置局端密码并启动网页：", soft_wrap=True)
+    say(f"   cd {ws.root} && xlperf serve --set-password && xlperf serve", soft_wrap=True)
+    say(f"   局端（回收情况）：{DEMO_URL}/admin    各单位的专用链接：xlperf link", soft_wrap=True)
+    say(f"   例如 {first['unit_name']}：{link}", soft_wrap=True)
 
 
 def _status(ws, say):

@@ -54,6 +54,10 @@ def fill_return(template: Path, dst: Path, *, seed: int, spent_share: float | No
         for key in ("budget", "spent"):
             sh, rr, cc, _, _ = _named(wb, f"funds_other_{key}")
             sh.cell(rr, cc).value = 0
+    if "project_leader" in wb.defined_names:
+        ls, lr, lc, _, _ = _named(wb, "project_leader")
+        if not ls.cell(lr, lc).value:
+            ls.cell(lr, lc).value = "李明 0739-7621234"
     gs, gr, gc, _, _ = _named(wb, "goal_actual")
     note = "" if share >= 0.9 else f"资金执行率{share:.0%}，部分资金因项目进度尚未支付。"
     gs.cell(gr, gc).value = "全年完成年度绩效目标，参保扩面、信息系统运维等工作按计划推进。" + note
@@ -75,8 +79,10 @@ def fill_return(template: Path, dst: Path, *, seed: int, spent_share: float | No
         filled += 1
         if filled == 1 and "score-above-weight" in mistakes:
             sheet.cell(row, cols["score"]).value = float(weight) + 5
-        if filled == 2 and "no-reason" in mistakes:
-            sheet.cell(row, cols["score"]).value = round(float(weight) * 0.6, 2)
+        if filled == 2 and "no-reason" in mistakes:   # a target missed, and no reason given
+            missed, got = _achieved(str(target or ""), rng, 0.6)
+            sheet.cell(row, cols["actual"]).value = missed
+            sheet.cell(row, cols["score"]).value = round(float(weight) * min(got, 0.6), 2)
             sheet.cell(row, cols["reason"]).value = None
         if filled == 3 and "wrong-target" in mistakes:
             sheet.cell(row, cols["target"]).value = "≥50%"     # an approved target changed by the county

@@ -88,10 +88,17 @@ class Vocabulary:
         self.goal_actual = {norm_label(w) for w in goal.get("actual", [])} | {norm_label(spec.goal_actual)}
         ind = {k: v for k, v in syn.get("indicators", {}).items() if k != "block"}
         self.indicators = group(ind, {c.key: c.label for c in spec.indicator_columns})
+        self.narratives = group(syn.get("narratives", {}), {})
         self.total = {norm_label(w) for w in syn.get("total", [])} | {norm_label(spec.total_label)}
         self.grade = {norm_label(w) for w in syn.get("grade", [])} | {norm_label(spec.grade_label)}
         self.na_marks = {norm(m) for m in syn.get("na_marks", [])} | {norm(spec.funds_na_mark)}
         self.level1 = {norm_label(l.name): l.name for l in spec.level1}
+        # 二级 → 一级 in the frameworks units use (labels.yaml taxonomy), for 二级 this form does not list.
+        self.framework_level1: dict[str, str] = {}
+        for l1, names in (syn.get("taxonomy") or {}).items():
+            for name in names:
+                for variant in (norm_label(name), norm_label(name).removesuffix("指标")):
+                    self.framework_level1.setdefault(variant, l1)
         # Each 二级 belongs to one 一级 in the form's taxonomy (also without its 指标 suffix).
         self.level1_of_level2: dict[str, str] = {}
         for l1 in spec.level1:

@@ -29,6 +29,7 @@ class IndicatorLine:
     weight: object = None
     score: object = None
     reason: str = ""
+    direction: str = ""                        # 正向 / 反向 when the form has a column saying so
     row: int | None = None                     # 1-based sheet row
     cells: dict[str, str] = field(default_factory=dict)       # field key -> A1 address
     formats: dict[str, str] = field(default_factory=dict)
@@ -42,6 +43,7 @@ class FormData:
     goal_actual: str = ""
     indicators: list[IndicatorLine] = field(default_factory=list)
     printed: dict[str, object] = field(default_factory=dict)  # total_weight, total_score, grade as shown
+    narratives: dict[str, str] = field(default_factory=dict)  # 评价结论, 存在问题, … by key (labels.yaml narratives)
     cells: dict[str, str] = field(default_factory=dict)       # header/goal/total field -> A1
 
     def funds_line(self, key: str) -> FundsLine | None:

@@ -15,6 +15,7 @@ SAMPLE_INDICATORS: dict[str, list[tuple[str, str, str, str]]] = {
     "质量指标": [("医保信息系统正常运行率", "≥90%", "99.5%", "")],
     "时效指标": [("医保信息系统重大安全事件响应时间", "≤60分钟", "30分钟", "")],
     "成本指标": [("项目总成本", "≤320万元", "261.75万元", "")],
+    "经济成本指标": [("项目总成本", "≤320万元", "261.75万元", "")],
     "经济效益指标": [],
     "社会效益指标": [("住院费用跨省直接结算率", "≥80%", "71%", "部分外省定点医院未开通直接结算，下一步加强备案宣传")],
     "生态效益指标": [],
@@ -51,7 +52,8 @@ def example_form_data(spec: FormSpec, *, filled: bool = True, unit: str = "绥�
         data.funds.append(FundsLine(frow.key, frow.label, {k: v for k, v in values.items() if k in funds_cols}))
     data.goal_planned = "保障城乡居民基本医疗保险制度平稳运行，推进医保信息化和支付方式改革，提升经办服务能力。"
     if filled:
-        data.goal_actual = "全年完成参保扩面、信息系统运维和跨省直接结算等工作，经办服务能力有所提升。"
+        data.goal_actual = ("全年完成参保扩面、信息系统运维和跨省直接结算等工作，经办服务能力有所提升。"
+                            "预算执行率81.80%，主要是信息系统升级项目尾款按合同约定于次年验收后支付。")
     for l1 in spec.level1:
         rows = [(l2, *t) for l2 in l1.level2 for t in SAMPLE_INDICATORS.get(l2, [])]
         weights = _spread(l1.weight, len(rows))

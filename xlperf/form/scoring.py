@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal
 from typing import Sequence
 
-from .values import Value, classify_qualitative
+from .values import DATE_UNIT, Value, classify_qualitative
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Grade:
 @dataclass(frozen=True)
 class ScoringRules:
     budget_score: str = "proportional"        # or "proportional_floor_int"
-    reverse_formula: str = "g1"               # or "ratio"
+    reverse_formula: str = "ratio"            # ratio: 指标值 ÷ 实际值 × 分值 (printed on provincial forms); or "g1"
     overachieve_ratio: float = 1.2
     deviation_tolerance: float = 0.5
     low_execution_rate: float = 0.9
@@ -66,15 +66,19 @@ def _points(x: float, w: float) -> float:
 
 
 def budget_score(weight: float, rate: float | None, rules: ScoringRules) -> float | None:
-    """分值 × min(执行率, 100 %), rounded as the template's own formula does (None without a usable rate)."""
+    """分值 × min(执行率, 100 %), with decimal arithmetic and half-up rounding (四舍五入).
+
+    The rate is first rounded to the 0.01 % a reader sees (67.2475 % shows as
+    67.25 %), then multiplied: 10 × 67.25 % = 6.73, as the template's own
+    formula computes it. None without a usable rate.
+    """
     if rate is None or not math.isfinite(rate) or not math.isfinite(weight) or weight < 0:
         return None
-    raw = weight * min(max(rate, 0.0), 1.0)
+    shown = Decimal(repr(min(max(rate, 0.0), 1.0))).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP, context=_WIDE)
+    raw = Decimal(repr(float(weight))) * shown
     if rules.budget_score == "proportional_floor_int":
-        # ROUNDDOWN in Excel/LibreOffice snaps 100 × 0.57 = 56.99999999999999 to 57 first; so do we.
-        snapped = Decimal(repr(raw)).quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP, context=_WIDE)
-        return float(snapped.quantize(Decimal("1"), rounding=ROUND_DOWN, context=_WIDE))
-    return round2(raw)
+        return float(raw.quantize(Decimal("1"), rounding=ROUND_DOWN, context=_WIDE))
+    return float(raw.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP, context=_WIDE))
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,8 @@ def suggest_score(weight: float, target: Value, actual: Value, rules: ScoringRul
     if not (math.isfinite(t) and math.isfinite(a)):
         return Suggestion(None, kind="unknown", note="数值过大，无法计算")
     direction = target.direction or "positive"
+    if target.unit == DATE_UNIT and actual.unit == DATE_UNIT:
+        return _deadline(w, target, actual, t, a)
     prefix = ""
     if (target.unit == "%" and actual.unit is None and direction in ("positive", "equal")
             and 0 < a <= 1 and t >= 10):
@@ -187,6 +193,16 @@ def suggest_score(weight: float, target: Value, actual: Value, rules: ScoringRul
     score = w if a >= t else w * a / t
     return Suggestion(_points(score, w), kind="equal", overachieved=t > 0 and a >= rules.overachieve_ratio * t,
                       note=f"{prefix}等于指标：实际 {_fmt(a)}，目标 {_fmt(t)}")
+
+
+def _deadline(w: float, target: Value, actual: Value, t: float, a: float) -> Suggestion:
+    """A 时效 target written as a date ("9月前", "12月31日前"): done by then is full marks;
+    late is for a person to judge (how late, and why), so no number is suggested."""
+    if target.comparator in ("<=", "<", None, "=", "~") and (a <= t or (target.comparator == "<" and a < t)):
+        return Suggestion(_points(w, w), kind="deadline", note=f"时效指标：{actual.raw}完成，未超过{target.raw}")
+    if target.comparator in (">=", ">"):
+        return Suggestion(None, kind="unknown", note="时间指标方向不明，请人工判断")
+    return Suggestion(None, kind="deadline", note=f"时效指标：{actual.raw}完成，晚于{target.raw}，请按延误情况评分")
 
 
 def grade_for(total: float | None, grades: Sequence[Grade]) -> str | None:

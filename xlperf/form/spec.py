@@ -21,9 +21,10 @@ from .scoring import DEFAULT_QUAL_BANDS, Grade, QualBand, ScoringRules
 HEADER_KEYS = ("project_name", "project_leader", "department", "unit", "project_code")
 FUNDS_COLUMN_KEYS = ("initial_budget", "budget", "spent", "weight", "rate", "score")
 FUNDS_ROW_KEYS = ("total", "current", "carryover", "other", "central", "local")
-INDICATOR_KEYS = ("level1", "level2", "name", "target", "actual", "weight", "score", "reason")
+# target_op / target_unit: the 2021 layout splits 年度指标值 into 指标性质 | 指标值 | 度量单位.
+INDICATOR_KEYS = ("level1", "level2", "name", "target_op", "target", "target_unit", "actual", "weight", "score", "reason")
 REQUIRED_FUNDS_COLUMNS = ("budget", "spent", "weight", "rate", "score")
-REQUIRED_INDICATOR_COLUMNS = INDICATOR_KEYS
+REQUIRED_INDICATOR_COLUMNS = ("level1", "level2", "name", "target", "actual", "weight", "score", "reason")
 
 TEMPLATES_ENV = "XLPERF_TEMPLATES"
 
@@ -245,7 +246,7 @@ def parse_form(data: Any, source: str = "<memory>") -> FormSpec:
     budget_mode = r.get(sc, "budget_score", "scoring", str, "proportional")
     if budget_mode not in ("proportional", "proportional_floor_int"):
         raise r.fail("scoring.budget_score", "应为 proportional 或 proportional_floor_int")
-    reverse = r.get(sc, "reverse_formula", "scoring", str, "g1")
+    reverse = r.get(sc, "reverse_formula", "scoring", str, "ratio")
     if reverse not in ("g1", "ratio"):
         raise r.fail("scoring.reverse_formula", "应为 g1 或 ratio")
     rules = ScoringRules(

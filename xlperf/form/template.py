@@ -21,7 +21,7 @@ from .layout import Layout, compute_layout
 from .model import FormData, IndicatorLine
 from .scoring import budget_score, grade_for, round2
 from .spec import FormSpec
-from .values import parse_amount
+from .values import parse_amount, parse_value
 
 META_SHEET = "_xlperf"
 LISTS_SHEET = "_lists"
@@ -97,6 +97,18 @@ class _Formats:
                 props["num_format"] = num
             self._cache[key] = self.wb.add_format(props)
         return self._cache[key]
+
+
+_OP_SIGN = {">=": "≥", "<=": "≤", "=": "=", ">": ">", "<": "<", "~": "≈"}
+
+
+def _split_target(target: object) -> dict[str, object]:
+    """"≥95%" → 指标性质 ≥ | 指标值 95 | 度量单位 %, for layouts that print the three apart."""
+    v = parse_value(target)
+    if v.kind != "quantitative" or v.number is None:
+        return {"target_op": "定性" if v.kind == "qualitative" else None, "target": target, "target_unit": None}
+    number = int(v.number) if float(v.number).is_integer() else v.number
+    return {"target_op": _OP_SIGN.get(v.comparator or "", "="), "target": number, "target_unit": v.unit}
 
 
 def write_template(spec: FormSpec, year: int, target: str | Path | io.BytesIO,
@@ -255,9 +267,9 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
             score = budget_score(spec.funds_weight, rate if rate != "" else None, spec.scoring)
             rate_cell, w_cell = a1(r, fc["rate"][0]), a1(r, wc0)
             if spec.scoring.budget_score == "proportional_floor_int":
-                formula = f"=IF({rate_cell}=\"\",\"\",ROUNDDOWN({w_cell}*MIN({rate_cell},1),0))"
+                formula = f"=IF({rate_cell}=\"\",\"\",ROUNDDOWN({w_cell}*MIN(ROUND({rate_cell},4),1),0))"
             else:
-                formula = f"=IF({rate_cell}=\"\",\"\",ROUND({w_cell}*MIN({rate_cell},1),2))"
+                formula = f"=IF({rate_cell}=\"\",\"\",ROUND({w_cell}*MIN(ROUND({rate_cell},4),1),2))"
             if sc1 != sc0:
                 ws.merge_range(r, sc0, r, sc1, "", fmt.get(kind="computed", num=SCORE_FMT))
             ws.write_formula(r, sc0, formula, fmt.get(kind="computed", num=SCORE_FMT), "" if score is None else score)
@@ -305,13 +317,17 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
         pre = lock_targets and bool(line.name)
         cells = {"name": line.name, "target": line.target, "actual": line.actual,
                  "weight": _num(line.weight), "score": _num(line.score), "reason": line.reason}
+        if "target_op" in ic or "target_unit" in ic:
+            cells.update(_split_target(line.target))
         for key, value in cells.items():
-            locked = pre and key in ("name", "target", "weight")
+            if key not in ic:
+                continue
+            locked = pre and key in ("name", "target", "target_op", "target_unit", "weight")
             num = SCORE_FMT if key in ("weight", "score") else None
             align = "center" if key in ("target", "actual", "weight", "score") else "left"
             put(r, ic[key], ic[key], value, fmt.get(locked=locked, num=num, align=align))
     first, last = lay.ind_first, lay.ind_last
-    for key in ("level1", "level2", "name", "target", "actual", "weight", "score", "reason"):
+    for key in ic:
         name(f"ind_{key}", first, ic[key], last, ic[key])
     for key, lst in (("level1", lists["list_level1"]), ("level2", lists["list_level2"])):
         ws.data_validation(first, ic[key], last, ic[key], {"validate": "list", "source": lst,

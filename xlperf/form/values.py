@@ -27,7 +27,7 @@ _SUFFIX_WORDS: tuple[tuple[str, str], ...] = (
 )
 _SYMBOLS: tuple[tuple[str, str], ...] = (
     (">=", ">="), ("=>", ">="), ("≥", ">="), ("≧", ">="), ("⩾", ">="), ("<=", "<="), ("=<", "<="), ("≤", "<="),
-    ("≦", "<="), ("⩽", "<="), (">", ">"), ("<", "<"), ("=", "="), ("≈", "~"), ("~", "~"), ("约", "~"),
+    ("≦", "<="), ("⩽", "<="), (">", ">"), ("<", "<"), ("=", "="), ("═", "="), ("≈", "~"), ("~", "~"), ("约", "~"),
 )
 _LEADING_NOISE = ("计划", "目标", "预计", "全年", "年度", "实际", "完成")
 # A full stop or comma typed after the value ("≥95%。") is not part of it.
@@ -44,6 +44,13 @@ _UNITS: tuple[tuple[str, str], ...] = tuple(sorted({
     "件": "件", "批": "批", "期": "期", "份": "份", "条": "条", "台": "台", "套": "套", "名": "人", "位": "人",
     "万": "万", "亿": "亿", "分/人": "分/人", "床": "张", "张": "张", "篇次": "篇次", "轮": "轮", "类": "类",
 }.items(), key=lambda kv: -len(kv[0])))
+
+# Deadlines: 9月前, 11月底前, 12月31日前, ≤4月份, 2024年7月, 10月中旬. A month alone as a target means its
+# last day ("9月前" is met by anything done in September or earlier), as an actual its first.
+_DATE = re.compile(r"^(?:\d{4}年)?(\d{1,2})月份?(?:(\d{1,2})[日号]|(底|末|上旬|中旬|下旬))?"
+                   r"(底前|之前|以前|前|以内|内)?(?:完成|完工|到位|办结|验收|拨付|发放)?$")
+_PART_OF_MONTH = {"上旬": 10, "中旬": 20, "下旬": 31, "底": 31, "末": 31}
+DATE_UNIT = "日期"
 
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 _SPACE = re.compile(r"\s+")
@@ -168,6 +175,9 @@ def _parse_value(raw: object, text: str, percent_format: bool) -> Value:
         if rest.endswith(word) and comparator in (None, norm):
             comparator, rest = norm, rest[: -len(word)]
             break
+    d = _DATE.match(rest)
+    if d and 1 <= int(d.group(1)) <= 12:
+        return _date_value(text, comparator, d)
     m = _NUMBER.match(rest)
     warnings: list[str] = []
     if not m:
@@ -199,6 +209,18 @@ def _parse_value(raw: object, text: str, percent_format: bool) -> Value:
     if unit is None and not tail and isinstance(raw, str) and percent_format:
         unit = "%"
     return Value(text, comparator, number, unit, "quantitative", tuple(warnings))
+
+
+def _date_value(text: str, comparator: str | None, d: re.Match) -> Value:
+    """A month (and day) as month + day/100, so 10月 < 11月底 (11.31) < 12月1日 (12.01)."""
+    if d.group(4) and comparator is None:
+        comparator = "<="
+    day = int(d.group(2)) if d.group(2) else _PART_OF_MONTH.get(d.group(3) or "", 0)
+    if not day and comparator in ("<=", "<"):
+        day = 31                      # "≤4月份", "9月前": by the end of that month
+    if not 0 <= day <= 31:
+        return Value(text, comparator, None, None, "qualitative", ("日期无效",))
+    return Value(text, comparator, int(d.group(1)) + day / 100, DATE_UNIT, "quantitative")
 
 
 def parse_amount(raw: object) -> Amount:

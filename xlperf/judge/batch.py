@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..read.detect import SPREADSHEET_SUFFIXES
-from .check import CheckResult, check
+from .check import CheckResult, check, default_specs
 from .findings import ERROR, Finding
 
 
@@ -125,3 +125,123 @@ def spreadsheet_files(paths: Iterable[Path | str], *, exclude: Iterable[Path] = 
         else:
             out.append(p)
     return out
+
+
+
+# ---------------------------------------------------------------- one file at a time, bounded
+
+CHECK_TIMEOUT = 120.0          # seconds a single check may take
+CHECK_MEMORY = 3 << 30         # bytes of address space for a checking process (RLIMIT_AS)
+
+
+def _limit_memory(memory: int) -> None:
+    try:
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    except (ImportError, ValueError, OSError):   # not on this platform, or a lower hard limit already
+        pass
+
+
+def _signed_check(path: str, secret: bytes | None, form_hint: str | None, display_name: str | None) -> CheckResult:
+    from .identity import verifier
+    extra = [verifier(secret)] if secret is not None else []
+    return check(path, form_hint=form_hint, extra=extra, display_name=display_name)
+
+
+def _context():
+    import multiprocessing
+    try:
+        ctx = multiprocessing.get_context("forkserver")   # never fork a threaded server process
+        ctx.set_forkserver_preload(["xlperf.judge.check", "xlperf.judge.identity"])
+    except ValueError:
+        ctx = multiprocessing.get_context("spawn")
+    return ctx
+
+
+def _crashed(shown: str) -> CheckResult:
+    return CheckResult(path=shown, readable=False, findings=[Finding(
+        "reader-crashed", ERROR, "读取此文件时读取程序异常退出（文件可能已损坏或过大），请用 Excel 或 WPS 重新保存后再提交", shown)])
+
+
+def _timed_out(shown: str, timeout: float) -> CheckResult:
+    return CheckResult(path=shown, readable=False, findings=[Finding(
+        "check-timeout", ERROR, f"校验超过 {timeout:g} 秒仍未完成，已停止（文件可能过大或已损坏），请用 Excel 或 WPS 重新保存后再提交",
+        shown)])
+
+
+class BoundedChecker:
+    """`check` one file at a time for a server: worker processes, a time limit, a memory cap.
+
+    A file that makes a reader crash, spin or swell costs a worker process,
+    never the server. Workers are kept between files (their form definitions
+    stay loaded); when the pool breaks, each file that was in flight is checked
+    again alone, so only the culprit is reported as crashed.
+    """
+
+    def __init__(self, workers: int | None = None, *, timeout: float = CHECK_TIMEOUT, memory: int = CHECK_MEMORY):
+        import threading
+        self.workers = max(1, workers or min(4, os.cpu_count() or 1))
+        self.timeout, self.memory = timeout, memory
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self.target = _signed_check     # what a worker runs; a module-level function (tests swap in a bad one)
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=_limit_memory,
+                                                 initargs=(self.memory,))
+            return self._pool
+
+    def _discard(self, pool: ProcessPoolExecutor, kill: bool = False) -> None:
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        if kill:
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def warm(self) -> None:
+        """Start the worker processes now, so the first county does not wait for them."""
+        pool = self._get_pool()
+        for _ in range(self.workers):
+            pool.submit(default_specs)
+
+    def check(self, path: Path | str, *, secret: bytes | None = None, form_hint: str | None = None,
+              display_name: str | None = None) -> CheckResult:
+        """Same result as `check(path, form_hint=…, extra=[verifier(secret)], display_name=…)`."""
+        import time
+        from concurrent.futures import TimeoutError as FutureTimeout
+        shown = display_name or str(path)
+        pool = self._get_pool()
+        try:
+            fut = pool.submit(self.target, str(path), secret, form_hint, display_name)
+            while not fut.running() and not fut.done():     # waiting in the queue is not the file's fault
+                time.sleep(0.005)
+            return fut.result(timeout=self.timeout)
+        except FutureTimeout:
+            self._discard(pool, kill=True)
+            return _timed_out(shown, self.timeout)
+        except (BrokenProcessPool, RuntimeError):
+            self._discard(pool)
+            return self._alone(str(path), secret, form_hint, display_name, shown)
+
+    def _alone(self, path: str, secret, form_hint, display_name, shown: str) -> CheckResult:
+        from concurrent.futures import TimeoutError as FutureTimeout
+        one = ProcessPoolExecutor(1, mp_context=_context(), initializer=_limit_memory, initargs=(self.memory,))
+        try:
+            return one.submit(self.target, path, secret, form_hint, display_name).result(timeout=self.timeout)
+        except FutureTimeout:
+            self._discard(one, kill=True)
+            return _timed_out(shown, self.timeout)
+        except BrokenProcessPool:
+            return _crashed(shown)
+        finally:
+            one.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -23,6 +23,14 @@ _YEAR = re.compile(r"((?:19|20)\d{2})\s*年度?")
 _REF = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^!]+))!\$?([A-Z]+)\$?(\d+)(?::\$?([A-Z]+)\$?(\d+))?$")
 # Cells of our template that must hold formulas (by defined-name prefix/suffix).
 FORMULA_NAMES = ("total_weight", "total_score", "grade", "check")
+# The blank national form prints 指标1： / 指标2： / …… under every 二级指标; units leave unused ones in place.
+_PLACEHOLDER = re.compile(r"^(?:指标\s*\d+\s*[:：.、]?|[.…。·]{2,}|…+)$")
+_INDEX_PREFIX = re.compile(r"^指标\s*\d+\s*[:：.、]?\s*(?=\D)")
+# 指标性质 / 指标方向 words: a comparator, a direction of good, or qualitative.
+_COMPARATOR_WORDS = {"≥": "≥", "≧": "≥", ">=": "≥", "大于等于": "≥", "不低于": "≥", "不少于": "≥", ">": ">", "大于": ">",
+                     "≤": "≤", "≦": "≤", "<=": "≤", "小于等于": "≤", "不高于": "≤", "不超过": "≤", "<": "<", "小于": "<",
+                     "=": "=", "＝": "=", "﹦": "=", "═": "=", "等于": "="}
+_DIRECTION_WORDS = {"正向": "≥", "正向指标": "≥", "反向": "≤", "反向指标": "≤"}
 
 
 def a1(r: int, c: int) -> str:
@@ -151,28 +159,46 @@ def _indicator_lines(view: _View, vocab: Vocabulary, cols: dict[str, int], first
             if not t1 and owner and owner != l1:
                 l1 = owner   # the 一级 label was lost (its first row deleted): the 二级 says where we are
         vals = {k: view.value(r, c) for k, c in cols.items() if k not in ("level1", "level2")}
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v in vals.values()):
+        if all(_blank(v) for v in vals.values()):
             continue
-        name = vals.get("name")
-        if "target_op" in vals or "target_unit" in vals:
-            vals["target"] = _join_target(vals.pop("target_op", None), vals.get("target"), vals.pop("target_unit", None))
+        name = "" if vals.get("name") is None else str(vals["name"]).strip()
+        others = [v for k, v in vals.items() if k not in ("name", "target_op", "target_dir", "target_unit")]
+        if _PLACEHOLDER.match(norm(name) or "…") and all(_blank(v) for v in others):
+            continue   # 指标1： left empty from the blank form: not an indicator
+        name = _INDEX_PREFIX.sub("", name)
+        direction = ""
+        if any(k in vals for k in ("target_op", "target_dir", "target_unit")):
+            vals["target"], direction = _join_target(vals.pop("target_op", None), vals.pop("target_dir", None),
+                                                     vals.get("target"), vals.pop("target_unit", None))
         lines.append(IndicatorLine(
-            level1=l1, level2=l2, name="" if name is None else str(name).strip(),
+            level1=l1, level2=l2, name=name, direction=direction,
             target=vals.get("target"), actual=vals.get("actual"), weight=vals.get("weight"),
             score=vals.get("score"), reason="" if vals.get("reason") is None else str(vals.get("reason")).strip(),
             row=r + 1, cells={k: a1(r, c) for k, c in cols.items()}, formats=_line_formats(view, r, cols)))
     return lines
 
 
-def _join_target(op: object, value: object, unit: object) -> object:
-    """Split columns 指标性质 | 指标值 | 度量单位 → one target text ("≥" "90" "%" → "≥90%")."""
-    op_t = "" if op is None else str(op).strip()
-    if op_t in ("定性",):
-        return value
-    if value is None:
-        return None
+def _blank(v: object) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+def _join_target(op: object, direction: object, value: object, unit: object) -> tuple[object, str]:
+    """Split columns 指标性质 | 指标方向 | 指标值 | 度量单位 → one target text and the 正向/反向 word.
+
+    ("≥", "", 90, "%") → "≥90%"; ("正向", "大于等于", 95, "%") → "≥95%"; 正向/反向 alone says
+    which way is good, so it stands in for ≥/≤ only when no comparator is written; 定性 keeps the text.
+    """
+    op_t, dir_t = norm(op), norm(direction)
+    sense = next((w for w in (op_t, dir_t) if w in _DIRECTION_WORDS), "")
+    comparator = next((_COMPARATOR_WORDS[w] for w in (dir_t, op_t) if w in _COMPARATOR_WORDS), "")
+    if _blank(value):
+        return None, sense
+    if "定性" in (op_t, dir_t):
+        return value, sense
     v = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value).strip()
-    return f"{op_t}{v}{'' if unit is None else str(unit).strip()}"
+    if not comparator and sense:
+        comparator = _DIRECTION_WORDS[sense]
+    return f"{comparator}{v}{'' if _blank(unit) else str(unit).strip()}", sense
 
 
 def _funds_line(view: _View, key: str, label: str, r: int, cols: dict[str, tuple[int, int]] | dict[str, int]) -> FundsLine:
@@ -267,8 +293,8 @@ def _scan(sheet: Sheet, vocab: Vocabulary) -> _Anchors:
         if not n:
             continue
         for group, words in (("ind", vocab.indicators), ("fcol", vocab.funds_columns), ("hdr", vocab.header),
-                             ("frow", vocab.funds_rows)):
-            key = match(words, v)
+                             ("frow", vocab.funds_rows), ("narr", vocab.narratives)):
+            key = match(words, _NUMBERING.sub("", n) if group == "narr" else v)
             if key:
                 hits.setdefault(f"{group}:{key}", []).append((r, c))
                 score += 1
@@ -287,20 +313,69 @@ def _scan(sheet: Sheet, vocab: Vocabulary) -> _Anchors:
 
 def spec_fit(grid: Grid, spec: FormSpec) -> tuple[int, Sheet | None]:
     """How well a grid's visible sheets show this form's own labels (exact labels count most)."""
+    # Split target columns are presentation any layout may use; the 一级/二级 taxonomy is what tells
+    # the 2020 framework (成本 under 产出) from the 2021 one (成本指标 a 一级 of its own).
     own = {norm(x) for x in ([spec.title, spec.funds_label, spec.goal_planned, spec.goal_actual]
                             + [f.label for f in spec.header_fields()] + [c.label for c in spec.funds_columns]
-                            + [c.label for c in spec.indicator_columns] + [r.label for r in spec.funds_rows])}
+                            + [c.label for c in spec.indicator_columns if c.key not in _SPLIT_KEYS]
+                            + [r.label for r in spec.funds_rows])}
+    level2 = {norm_label(n) for n in spec.level2_names()}
+    level1 = {norm_label(l.name) for l in spec.level1}
     best, best_sheet = 0, None
     for sheet in grid.visible_sheets():
         if sheet.name.startswith("_"):
             continue
         texts = {norm(v) for v in sheet.values.values() if isinstance(v, str) and len(v) <= 60}
-        s = len(own & texts) * 2
+        labels = {norm_label(t) for t in texts}
+        s = len(own & texts) * 2 + len(level2 & labels) * 2 + len(level1 & labels)
         if any(norm(spec.title) == t or (norm(spec.title) in t and "年" in t) for t in texts):
             s += 3
         if s > best:
             best, best_sheet = s, sheet
     return best, best_sheet
+
+
+_SPLIT_KEYS = ("target_op", "target_dir", "target_unit")
+_NUMBERING = re.compile(r"^(?:\d+\s*[.、．]|[一二三四五六七八九十]+\s*[、.．]|[（(][一二三四五六七八九十\d]+[)）])\s*")
+# A row starting with one of these closes the indicator block (notes, signatures, narratives under the grid).
+_BLOCK_END = re.compile(r"^(?:注|说明|备注|填报说明|填表说明|其他需要说明|其他说明|填报人|填表人|联系人|联系电话|单位负责人|"
+                        r"项目负责人|财务负责人|审核人|制表|评价结论|存在问题|改进措施|总分|合计|总计)")
+
+
+def _block_end(view: _View, vocab, first: int, last: int) -> int:
+    """The last row of the indicator block: before the first row that opens with a note or a closing label."""
+    for r in range(first, last + 1):
+        for c in range(0, 3):
+            if not view.is_own(r, c):
+                continue
+            t = norm(view.text(r, c))
+            if t:
+                if _BLOCK_END.match(t) or match(vocab.narratives, t):
+                    return r - 1
+                break
+    return last
+
+
+def _indicator_columns(view: _View, hits: dict, ind_r: int) -> tuple[dict[str, int], int]:
+    """Columns of the indicator block, and the last row of its (one- or two-row) header.
+
+    Under a merged 年度指标值 the second header row splits the target into 指标性质 |
+    指标方向 | 指标值 | 度量单位; then the target is the 指标值 sub-column, not the merged cell.
+    """
+    cols: dict[str, int] = {}
+    rows: dict[str, int] = {}
+    for key in ("level1", "level2", "name", "target", "actual", "weight", "score", "reason") + _SPLIT_KEYS:
+        for r, c in sorted(hits.get(f"ind:{key}", [])):
+            if abs(r - ind_r) <= 1 and view.is_own(r, c):
+                cols[key], rows[key] = c, r
+                break
+    split = [rows[k] for k in _SPLIT_KEYS if k in rows]
+    if split:
+        sub = max(split)
+        value = next(((r, c) for r, c in sorted(hits.get("ind:target", [])) if r == sub and view.is_own(r, c)), None)
+        if value is not None:
+            cols["target"], rows["target"] = value[1], value[0]
+    return cols, max(rows.values(), default=ind_r)
 
 
 def locate_by_labels(grid: Grid, spec: FormSpec, sheet: Sheet) -> Located | None:
@@ -311,28 +386,25 @@ def locate_by_labels(grid: Grid, spec: FormSpec, sheet: Sheet) -> Located | None
     if "ind:name" not in hits:
         return None
     ind_r, _ = min(hits["ind:name"])
-    cols: dict[str, int] = {}
-    for key in ("level1", "level2", "name", "target", "actual", "weight", "score", "reason", "target_op", "target_unit"):
-        for r, c in sorted(hits.get(f"ind:{key}", [])):
-            if abs(r - ind_r) <= 1 and view.is_own(r, c):
-                cols[key] = c
-                break
+    cols, header_bottom = _indicator_columns(view, hits, ind_r)
     data = FormData()
     loc = Located(form_id=spec.id, sheet=sheet.name, by="labels", data=data)
 
     # The indicator block runs from below its header to the 总分/合计 row.
     end = max(r for (r, _) in sheet.values) if sheet.values else ind_r
     total_row = None
+    value_col = min(cols.get("weight", 99), cols.get("score", 99))
     for r, c in sorted(hits.get("total", [])):
-        if r > ind_r and c < cols.get("name", 99):
+        if r > header_bottom and (c < cols.get("name", 99) or c < value_col):
             total_row = r
             break
     last = (total_row - 1) if total_row is not None else end
+    last = min(last, _block_end(view, vocab, header_bottom + 1, last))
     for r, c in sorted(hits.get("grade", [])):
         if r > ind_r:
             last = min(last, r - 1)
             break
-    data.indicators = _indicator_lines(view, vocab, cols, ind_r + 1, last, loc.declared_level1)
+    data.indicators = _indicator_lines(view, vocab, cols, header_bottom + 1, last, loc.declared_level1)
     if total_row is not None:
         for key, col in (("total_weight", "weight"), ("total_score", "score")):
             if col in cols:
@@ -371,13 +443,18 @@ def locate_by_labels(grid: Grid, spec: FormSpec, sheet: Sheet) -> Located | None
     if spent_hits:
         fr, _ = spent_hits[0]
         fcols: dict[str, int] = {}
-        for key in ("initial_budget", "budget", "spent", "weight", "rate", "score"):
+        for key in ("initial_budget", "budget", "spent", "weight", "rate", "score", "reason"):
             for r, c in sorted(hits.get(f"fcol:{key}", [])):
                 if r == fr and view.is_own(r, c):
                     fcols[key] = c
                     break
         first_col = min(fcols.values())
-        for r in range(fr + 1, ind_r):
+        funds_end = ind_r
+        for br, bc in hits.get("funds_block", []):
+            span = view.span.get((br, bc))
+            if br <= fr <= (span[2] if span else br) and bc < first_col and span and span[2] > fr:
+                funds_end = min(funds_end, span[2] + 1)   # rows under a merged 资金 label belong to it, no further
+        for r in range(fr + 1, funds_end):
             label_key, label = None, ""
             for c in range(0, first_col):
                 t = view.text(r, c)
@@ -427,9 +504,24 @@ def locate_by_labels(grid: Grid, spec: FormSpec, sheet: Sheet) -> Located | None
                 setattr(data, key, "" if norm_label(right) in labels else right)
                 data.cells[key] = a1(r, vc)
             break
+    _narratives(view, hits, data)
     loc.year = find_year(view, ind_r)
     loc.title = next((view.text(r, c) for (r, c) in sorted(sheet.values) if view.text(r, c)), "")
     return loc
+
+
+def _narratives(view: _View, hits: dict, data: FormData) -> None:
+    """评价结论, 存在问题, …: the text right of the label (merged across the row), else the cell below."""
+    labels = {p for k, v in hits.items() if k.startswith("narr:") for p in v}
+    for key in sorted(k for k in hits if k.startswith("narr:")):
+        r, c = sorted(hits[key])[0]
+        vc = view.right_of(r, c)
+        where = (r, vc)
+        width = max((cc for (_, cc) in view.sheet.values), default=0)
+        if vc > width and (r + 1, c) not in labels:   # the label fills its row: the text is underneath
+            where = view.owner.get((r + 1, c), (r + 1, c))
+        data.narratives[key[5:]] = view.text(*where)
+        data.cells[f"narrative_{key[5:]}"] = a1(*where)
 
 
 def locate(grid: Grid, specs: list[FormSpec], form_hint: str | None = None) -> Located | None:

@@ -169,7 +169,13 @@ def status_of(result: CheckResult, roster_id: int | None) -> str:
     return "errors" if result.errors else "valid"
 
 
-def assess(ws: Workspace, conn, path: Path, name: str, sender: str = "") -> tuple[CheckResult, int | None, str | None, str]:
+# How a stored file is checked: (path, original name, mail sender) → result. `xlperf serve`
+# passes one that runs the same `check` in a bounded worker process.
+CheckRunner = Callable[[Path, str, str], CheckResult]
+
+
+def assess(ws: Workspace, conn, path: Path, name: str, sender: str = "", *,
+           run_check: CheckRunner | None = None) -> tuple[CheckResult, int | None, str | None, str]:
     """Read, validate and match one file against the workspace's roster and key, recording
     nothing: `collect` records this verdict, `check` in a workspace prints the same one."""
     def sender_email(unit_code: str, project_code: str) -> str | None:
@@ -177,8 +183,11 @@ def assess(ws: Workspace, conn, path: Path, name: str, sender: str = "") -> tupl
         row = db.roster_row(conn, rid) if rid else None
         return row["email"] if row else None
 
-    extra = [verifier(ws.secret, sender_emails=sender_email, received_from=sender)]
-    result = check(path, form_hint=ws.form, extra=extra, display_name=name)
+    if run_check is None:
+        extra = [verifier(ws.secret, sender_emails=sender_email, received_from=sender)]
+        result = check(path, form_hint=ws.form, extra=extra, display_name=name)
+    else:
+        result = run_check(path, name, sender)
     roster_id, matched_by = match_roster(conn, result)
     if matched_by == "labels":   # no signature to rely on: compare with the approved targets directly
         result.findings.extend(roster_target_findings(conn, roster_id, result))
@@ -189,9 +198,17 @@ def assess(ws: Workspace, conn, path: Path, name: str, sender: str = "") -> tupl
 
 
 def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str,
-          sender: str = "") -> tuple[CheckResult, str]:
-    """Assess one stored file and record the verdict."""
-    result, roster_id, matched_by, status = assess(ws, conn, path, name, sender)
+          sender: str = "", *, run_check: CheckRunner | None = None,
+          accept: Callable[[int | None], bool] | None = None) -> tuple[CheckResult, str]:
+    """Assess one stored file and record the verdict.
+
+    `accept(roster_id)` may withhold the verdict (status "withheld", nothing
+    recorded): the upload page uses it so that a unit can never file a return
+    under another unit's roster row.
+    """
+    result, roster_id, matched_by, status = assess(ws, conn, path, name, sender, run_check=run_check)
+    if accept is not None and not accept(roster_id):
+        return result, "withheld"
     summary = json.dumps(result_json(result), ensure_ascii=False, default=str)
     db.upsert_return(conn, sha, roster_id, matched_by, status, result.errors, result.warnings, result.total_score,
                      result.grade, result.funds.get("budget"), result.funds.get("spent"), received_at, summary,
@@ -208,20 +225,55 @@ KIND_ZH = {".png": "图片", ".jpg": "图片", ".jpeg": "图片", ".gif": "图�
 
 def set_aside_reason(name: str, path: Path) -> str:
     """Why a received file is kept but not judged ('' when it should be judged as a return):
-    a picture, a text, a Word file or a signature by its name, or anything not named like a
-    spreadsheet whose bytes are not one either."""
+    a file neither named nor built like a spreadsheet (a picture, a text, a Word file, a
+    signature), also when its bytes are damaged."""
     if name.lower().endswith(SPREADSHEET_SUFFIXES):
         return ""
     suffix = Path(name).suffix.lower()
-    if suffix not in KIND_ZH:          # an odd or missing extension: the bytes decide
-        try:
-            sniff(path)
-            return ""
-        except UnreadableFile as exc:
-            if exc.code != "not-a-spreadsheet":
-                return ""  # a damaged or encrypted workbook is still a return: it is judged and reported
+    try:
+        sniff(path)
+        return ""                      # a workbook under any name is judged
+    except UnreadableFile as exc:
+        if exc.code != "not-a-spreadsheet" and suffix not in KIND_ZH:
+            return ""                  # a damaged or encrypted workbook is still a return: judged and reported
     kind = KIND_ZH.get(suffix) or (f"{suffix} 文件" if suffix else "无扩展名的文件")
     return f"不是表格文件（{kind}），已存档，未作为自评表处理"
+
+
+@dataclass
+class Received:
+    """What happened to one incoming file."""
+    sha: str
+    duplicate: bool                       # these bytes were judged before: `previous` is that verdict
+    previous: object = None               # the existing `returns` row of a duplicate
+    result: CheckResult | None = None     # the fresh check result (not for duplicates)
+    status: str = ""                      # valid | errors | unreadable | unmatched | withheld | set-aside
+    set_aside: str = ""                   # why it was kept but not judged (not a spreadsheet)
+
+
+def receive(ws: Workspace, conn, item: Incoming, *, run_check: CheckRunner | None = None,
+            accept: Callable[[int | None], bool] | None = None) -> Received:
+    """Store → record the arrival → judge once per content → record the verdict.
+
+    The one path every returned file takes, from a folder, a zip, IMAP or the
+    upload page, so that all of them get the same findings and supersession.
+    """
+    sha, path, _ = store.put(ws.store_dir, item.data)         # 1. never lose it
+    received_at = db.utc_iso()
+    aside = set_aside_reason(item.name, path)
+    with db.transaction(conn):                                # 2. record the arrival
+        db.record_file(conn, sha, len(item.data), item.name, received_at)
+        db.record_receipt(conn, sha, item.name, item.source, item.ref, received_at,
+                          sender=item.sender, set_aside=aside)
+    if aside:                                                 # a photo, a .txt, a signature: kept, listed
+        return Received(sha, False, status="set-aside", set_aside=aside)
+    previous = db.return_by_sha(conn, sha)
+    if previous is not None:                                  # 3. judge once per content
+        return Received(sha, True, previous)
+    first = db.receipts_for(conn, sha)
+    arrived = min((r["received_at"] for r in first), default=received_at)
+    result, status = judge(ws, conn, sha, path, item.name, arrived, item.sender, run_check=run_check, accept=accept)
+    return Received(sha, False, None, result, status)
 
 
 def ingest(ws: Workspace, items: Iterable[Incoming] | None = None, *, imap: bool = False,
@@ -230,23 +282,14 @@ def ingest(ws: Workspace, items: Iterable[Incoming] | None = None, *, imap: bool
     conn = ws.connect()
     try:
         def handle(item: Incoming) -> None:
-            sha, path, _ = store.put(ws.store_dir, item.data)         # 1. never lose it
-            received_at = db.utc_iso()
-            aside = set_aside_reason(item.name, path)
-            with db.transaction(conn):                                # 2. record the arrival
-                db.record_file(conn, sha, len(item.data), item.name, received_at)
-                db.record_receipt(conn, sha, item.name, item.source, item.ref, received_at,
-                                  sender=item.sender, set_aside=aside)
-            if aside:                                                 # a photo, a .txt, a signature: kept, listed
+            got = receive(ws, conn, item)
+            if got.set_aside:
                 report.skipped.append(item.name)
                 return
-            if db.return_by_sha(conn, sha) is not None:                # 3. judge once per content
+            if got.duplicate:
                 report.duplicates.append(item.name)
                 return
-            first = db.receipts_for(conn, sha)
-            arrived = min((r["received_at"] for r in first), default=received_at)
-            _, status = judge(ws, conn, sha, path, item.name, arrived, item.sender)
-            (report.unmatched if status == "unmatched" else report.new).append(item.name)
+            (report.unmatched if got.status == "unmatched" else report.new).append(item.name)
             if progress:
                 progress(item.name)
 

@@ -31,7 +31,7 @@ from ..judge.findings import Finding
 
 RETURN_STATUSES = ("valid", "errors", "unreadable", "unmatched")
 MATCHED_BY = ("signature", "labels")
-SOURCES = ("folder", "zip", "imap")
+SOURCES = ("folder", "zip", "imap", "web")
 SENT_KINDS = ("send", "remind")
 
 # Each migration is a list of statements run in one transaction; never edit a
@@ -128,6 +128,31 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX returns_roster ON returns(roster_id, received_at)",
         "CREATE INDEX findings_return ON findings(return_id)",
         "CREATE INDEX receipts_sha ON receipts(sha256)",
+    ),
+    (   # the upload page (xlperf serve): link versions, every upload attempt, small settings
+        """CREATE TABLE web_links (
+            unit_code TEXT PRIMARY KEY,
+            version INTEGER NOT NULL DEFAULT 1,
+            changed_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE web_uploads (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            address TEXT NOT NULL DEFAULT '',
+            unit_code TEXT NOT NULL DEFAULT '',
+            original_name TEXT NOT NULL DEFAULT '',
+            size INTEGER,
+            sha256 TEXT,
+            outcome TEXT NOT NULL,
+            code TEXT NOT NULL DEFAULT '',
+            message TEXT NOT NULL DEFAULT '',
+            return_id INTEGER REFERENCES returns(id) ON DELETE SET NULL
+        )""",
+        """CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )""",
+        "CREATE INDEX web_uploads_unit ON web_uploads(unit_code, at)",
     ),
     (
         # What each invitation carried (the workbook's sha256, kept in the store), so a
@@ -495,3 +520,63 @@ def findings_for(conn: sqlite3.Connection, return_id: int, *, file: str = "") ->
     rows = conn.execute("SELECT * FROM findings WHERE return_id = ? ORDER BY id", (return_id,)).fetchall()
     return [Finding(code=r["code"], severity=r["severity"], message=r["message"], file=file,
                     sheet=r["sheet"], cell=r["cell"], field=r["field"]) for r in rows]
+
+
+# ---------------------------------------------------------------- upload page (web/)
+
+UPLOAD_OUTCOMES = ("accepted", "duplicate", "refused")
+
+
+def link_version(conn: sqlite3.Connection, unit_code: str) -> int:
+    """The current version of a unit's upload link (1 until it is revoked)."""
+    row = conn.execute("SELECT version FROM web_links WHERE unit_code = ?", (unit_code,)).fetchone()
+    return 1 if row is None else int(row[0])
+
+
+def bump_link_version(conn: sqlite3.Connection, unit_code: str) -> int:
+    """Revoke a unit's current link: every link with an older version stops working."""
+    with transaction(conn):
+        new = link_version(conn, unit_code) + 1
+        conn.execute("INSERT INTO web_links (unit_code, version, changed_at) VALUES (?, ?, ?) "
+                     "ON CONFLICT (unit_code) DO UPDATE SET version = excluded.version, changed_at = excluded.changed_at",
+                     (unit_code, new, utc_iso()))
+    return new
+
+
+def record_upload(conn: sqlite3.Connection, *, address: str, unit_code: str, original_name: str, size: int | None,
+                  sha: str | None, outcome: str, code: str = "", message: str = "", return_id: int | None = None,
+                  at: str | None = None) -> int:
+    """One upload attempt through the web page, accepted or refused."""
+    _check(outcome, UPLOAD_OUTCOMES, "outcome")
+    cur = conn.execute(
+        "INSERT INTO web_uploads (at, address, unit_code, original_name, size, sha256, outcome, code, message, return_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (at or utc_iso(), address or "", unit_code or "", original_name or "", size, sha, outcome, code or "",
+         message or "", return_id))
+    return int(cur.lastrowid)
+
+
+def upload_row(conn: sqlite3.Connection, upload_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM web_uploads WHERE id = ?", (upload_id,)).fetchone()
+
+
+def uploads_for(conn: sqlite3.Connection, unit_code: str | None = None, *, limit: int = 200) -> list[sqlite3.Row]:
+    """Upload attempts, newest first; one unit's only when `unit_code` is given."""
+    if unit_code is None:
+        return conn.execute("SELECT * FROM web_uploads ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+    return conn.execute("SELECT * FROM web_uploads WHERE unit_code = ? ORDER BY id DESC LIMIT ?",
+                        (unit_code, limit)).fetchall()
+
+
+def return_row(conn: sqlite3.Connection, return_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM returns WHERE id = ?", (return_id,)).fetchone()
+
+
+def get_setting(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 (key, value))

@@ -6,6 +6,7 @@ database and reused, so an unchanged roster row gives a byte-identical file
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import re
@@ -17,6 +18,7 @@ from ..judge.identity import sign
 from ..form.model import FormData, FundsLine, IndicatorLine
 from .roster import RosterRow, rows_from_db
 from ..form.spec import FormSpec, load_form
+from .weblink import link_note, unit_link
 from .workspace import Workspace
 from ..form.template import TemplateOptions, write_template
 
@@ -62,8 +64,10 @@ class GenerateReport:
     unchanged: list[Path] = field(default_factory=list)
 
 
-def render(ws: Workspace, spec: FormSpec, row: RosterRow, roster_id: int, generated_at: str) -> bytes:
+def render(ws: Workspace, spec: FormSpec, row: RosterRow, roster_id: int, generated_at: str, link: str = "") -> bytes:
     data = form_data_for(row, spec)
+    if link:   # the unit's upload page, as one more line of the 说明
+        spec = dataclasses.replace(spec, notes=spec.notes + (link_note(link),))
     meta = sign(ws.secret, identity_for(row, roster_id, spec, ws.year), data)
     buf = io.BytesIO()
     write_template(spec, ws.year, buf, data, TemplateOptions(
@@ -87,7 +91,7 @@ def generate(ws: Workspace, *, progress: bool = False) -> GenerateReport:
             roster_id = ids[row.key]
             previous = db.generated_for(conn, roster_id)
             generated_at = previous["generated_at"] if previous else db.utc_iso()
-            content = render(ws, spec, row, roster_id, generated_at)
+            content = render(ws, spec, row, roster_id, generated_at, unit_link(ws, conn, row.unit_code))
             sha = hashlib.sha256(content).hexdigest()
             path = ws.outbox / file_name(row, ws.year)
             if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == sha:

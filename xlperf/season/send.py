@@ -18,6 +18,7 @@ from ..errors import XlperfError
 from ..judge.compare import Change, compare_files
 from . import db, store
 from .mail import MailError, MailSettings, Sender, build_message, check_sender, write_eml
+from .weblink import link_note, unit_link
 from .workspace import Workspace
 
 SEND_BATCH = "initial"
@@ -60,15 +61,17 @@ def contact_text(ws: Workspace) -> str:
     return "如有疑问请与我们联系。"
 
 
-def invitation_body(ws: Workspace, unit_name: str, projects: list[str]) -> str:
+def invitation_body(ws: Workspace, unit_name: str, projects: list[str], link: str = "") -> str:
     lines = "\n".join(f"  {i}. {p}" for i, p in enumerate(projects, 1))
+    web = f"  5. {link_note(link)}\n" if link else ""
     return (f"{unit_name}：\n\n"
             f"现将{ws.year}年度项目支出绩效目标自评表发给你单位，请按附件逐项填写：\n{lines}\n\n"
             f"填写说明：\n"
             f"  1. 请直接在附件表格中填写黄色单元格，表头、预算数和批复的绩效目标已预填并锁定，请勿修改；\n"
             f"  2. 可用 Excel 或 WPS 打开填写，三级指标可插入行；\n"
             f"  3. 得分低于分值的指标，须填写偏差原因及改进措施；\n"
-            f"  4. 填好后请于{deadline_text(ws)}直接回复本邮件，将表格作为附件发回（请勿改文件格式、勿加密）。\n\n"
+            f"  4. 填好后请于{deadline_text(ws)}直接回复本邮件，将表格作为附件发回（请勿改文件格式、勿加密）。\n"
+            f"{web}\n"
             f"{contact_text(ws)}\n")
 
 
@@ -87,7 +90,7 @@ def change_lines(out: Outgoing, limit: int = 12) -> list[str]:
     return [f"  ■ {name}：以下预填内容已更正："] + shown
 
 
-def correction_body(ws: Workspace, unit_name: str, items: list[Outgoing]) -> str:
+def correction_body(ws: Workspace, unit_name: str, items: list[Outgoing], link: str = "") -> str:
     again = [o for o in items if o.why != "new"]
     parts = [f"{unit_name}：\n",
              f"现将{ws.year}年度项目支出绩效目标自评表的更正版发给你单位。此前发送的表格中有以下改动，"
@@ -96,8 +99,8 @@ def correction_body(ws: Workspace, unit_name: str, items: list[Outgoing]) -> str
     new = [o for o in items if o.why == "new"]
     if new:
         parts.append("另附新增的项目：" + "、".join(o.row["project_name"] for o in new) + "。")
-    parts.append(f"\n填好后请于{deadline_text(ws)}直接回复本邮件，将表格作为附件发回（请勿改文件格式、勿加密）。\n\n"
-                 f"{contact_text(ws)}")
+    parts.append(f"\n填好后请于{deadline_text(ws)}直接回复本邮件，将表格作为附件发回（请勿改文件格式、勿加密）。"
+                 + (f"\n{link_note(link)}" if link else "") + f"\n\n{contact_text(ws)}")
     return "\n".join(parts) + "\n"
 
 
@@ -217,15 +220,16 @@ def send(ws: Workspace, *, dry_run: bool = False, resend: list[str] | tuple[str,
 
         def compose(address, items: list[Outgoing]):
             unit = items[0].row["unit_name"]
+            link = unit_link(ws, conn, items[0].row["unit_code"])
             records = [(o.row["id"], o.batch, "" if dry_run else _keep_sent_copy(ws, o.path)) for o in items]
             if all(o.why == "new" for o in items):
                 return (f"【请填报】{ws.year}年度项目支出绩效目标自评表（{unit}）",
-                        invitation_body(ws, unit, [o.row["project_name"] for o in items]),
+                        invitation_body(ws, unit, [o.row["project_name"] for o in items], link),
                         [o.path for o in items], records)
             tag = "更正版" if any(o.why == "update" or o.changes for o in items) else "重发"
             report.corrected.append(address)
             return (f"【请填报·{tag}】{ws.year}年度项目支出绩效目标自评表（{unit}）",
-                    correction_body(ws, unit, items), [o.path for o in items], records)
+                    correction_body(ws, unit, items, link), [o.path for o in items], records)
 
         deliver(ws, conn, groups, compose, kind="send", dry_run=dry_run, sender_factory=sender_factory, report=report)
     finally:

@@ -70,6 +70,15 @@ _MAIL_COMMENTS = {
 }
 
 
+WEB_DEFAULTS: dict[str, object] = {"base_url": "", "grace_days": 0, "max_upload_mb": 10}
+
+_WEB_COMMENTS = {
+    "base_url": "网页提交地址（xlperf serve），例如 http://192.168.1.10:8000；填写后生成的表格说明和通知邮件中会附上各单位的提交链接，留空则不附",
+    "grace_days": "截止日期后仍接受网页提交的宽限天数（0 表示截止日当天24时后不再接受）",
+    "max_upload_mb": "网页上传文件的大小上限（MB）",
+}
+
+
 @dataclass
 class Workspace:
     root: Path
@@ -132,6 +141,10 @@ class Workspace:
         return str(self.config.get("deadline") or "")
 
     @property
+    def web(self) -> dict:
+        return {**WEB_DEFAULTS, **(self.config.get("web") or {})}
+
+    @property
     def mail(self) -> dict:
         return {**MAIL_DEFAULTS, **(self.config.get("mail") or {})}
 
@@ -182,8 +195,13 @@ def render_config(config: dict) -> str:
         if comment:
             lines.append(f"  # {comment}")
         lines.append(f"  {key}: {_scalar(value)}")
+    lines += ["", "# 网页提交（xlperf serve）", "web:"]
+    for key, value in {**WEB_DEFAULTS, **(config.get("web") or {})}.items():
+        if key in _WEB_COMMENTS:
+            lines.append(f"  # {_WEB_COMMENTS[key]}")
+        lines.append(f"  {key}: {_scalar(value)}")
     for key, value in config.items():  # keys added by hand or by later versions survive a rewrite
-        if key not in ("year", "form", "title", "deadline", "password", "secret", "mail"):
+        if key not in ("year", "form", "title", "deadline", "password", "secret", "mail", "web"):
             lines.append(f"{key}: {_scalar(value)}")
     return "\n".join(lines) + "\n"
 
@@ -216,6 +234,7 @@ def init_workspace(root: Path, *, year: int, form: str = "project-county", passw
         "password": password if password else secrets.token_urlsafe(9),
         "secret": secrets.token_hex(32),
         "mail": dict(MAIL_DEFAULTS),
+        "web": dict(WEB_DEFAULTS),
     }
     root.mkdir(parents=True, exist_ok=True)
     config_path = root / CONFIG_NAME
@@ -296,4 +315,20 @@ def _validate_config(config: object, path: Path) -> dict:
     deadline = config.get("deadline")
     config["deadline"] = deadline.isoformat() if isinstance(deadline, date) else str(deadline or "")
     config["title"] = str(config.get("title") or "")
+    web = config.get("web") or {}
+    if not isinstance(web, dict):
+        raise bad(" web 应为一组设置项")
+    config["web"] = {**WEB_DEFAULTS, **web}
     return config
+
+
+def save_config(ws: Workspace) -> None:
+    """Rewrite xlperf.yaml from `ws.config` (atomically, mode 0600)."""
+    tmp = ws.config_path.with_name(ws.config_path.name + ".part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(render_config(ws.config))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o600)
+    tmp.replace(ws.config_path)

@@ -1,0 +1,1 @@
+from helpers.webseason import app_for, season  # noqa: F401  (fixtures)

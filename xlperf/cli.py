@@ -141,7 +141,8 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
             if ws is not None:
                 from .season.collect import assess
                 res, roster_id, matched_by, _ = assess(ws, conn, f, str(f))
-                row = None if roster_id is None else conn.execute("SELECT * FROM roster WHERE id = ?", (roster_id,)).fetchone()
+                from .season.db import roster_row
+                row = None if roster_id is None else roster_row(conn, roster_id)
                 matches.append(None if row is None else {"unit_code": row["unit_code"], "unit_name": row["unit_name"],
                                                          "project_code": row["project_code"],
                                                          "project_name": row["project_name"], "matched_by": matched_by})

@@ -135,7 +135,7 @@ def compute_status(conn) -> Status:
 
 
 LEVEL_ZH = {"overall": "全部", "province": "省", "city": "市", "county": "县（区）"}
-SOURCE_ZH = {"folder": "文件夹", "zip": "压缩包", "imap": "邮箱"}
+SOURCE_ZH = {"folder": "文件夹", "zip": "压缩包", "imap": "邮箱", "web": "网页"}
 PROBLEM_SHEET = "未处理文件"
 
 

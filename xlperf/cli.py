@@ -495,7 +495,7 @@ def serve_cmd(workspace: Path, host: str, port: int, set_password: bool) -> None
 
 @main.command("link")
 @workspace_option
-@click.argument("unit_codes", nargs=-1)
+@click.argument("unit_codes", nargs=-1, metavar="[单位代码...]")
 @click.option("--revoke", is_flag=True, help="作废这些单位的现有链接并换发新链接")
 @friendly
 def link_cmd(workspace: Path, unit_codes: tuple[str, ...], revoke: bool) -> None:

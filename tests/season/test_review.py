@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from helpers.handtyped import official_form
 from helpers.mailservers import deliver
+from helpers.formfill import named
 from xlperf.cli import main
 from xlperf.demo.simulate import fill_return
 from xlperf.judge.check import check
@@ -25,6 +26,16 @@ from xlperf.season.workspace import init_workspace, open_workspace, render_confi
 
 def xlperf(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
+
+def fill(src: Path, dst: Path, **kw) -> Path:
+    """A county's return (the demo's simulated filler) with the 年度总体目标 written too."""
+    path = fill_return(src, dst, **kw)
+    wb = openpyxl.load_workbook(path)
+    sheet, row, col, _, _ = named(wb, "goal_planned")
+    if not sheet.cell(row, col).value:
+        sheet.cell(row, col).value = "提高基本医保参保质量和经办服务水平，保障资金安全有效使用。"
+        wb.save(path)
+    return path
 
 
 def workspace(tmp_path: Path, **mail):
@@ -105,10 +116,10 @@ def test_files_that_count_for_nobody_are_listed_with_name_sender_date_and_reason
     (inbox / "坏了.xlsx").write_bytes(b"PK\x03\x04" + b"\x00" * 40)        # cut off in transit
     other = tmp_path / "blank.xlsx"
     assert xlperf("template", "--year", 2024, "-o", other).exit_code == 0
-    stranger = fill_return(other, inbox / "别省的表.xlsx", seed=3)          # a form nobody on the roster sent
+    stranger = fill(other, inbox / "别省的表.xlsx", seed=3)          # a form nobody on the roster sent
 
     good = sorted(ws.outbox.glob("*.xlsx"))[0]
-    ret = fill_return(good, tmp_path / good.name, seed=1)
+    ret = fill(good, tmp_path / good.name, seed=1)
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"], msg["To"], msg["Subject"] = "县医保局 <ybj@county.gov.cn>", "jxb@example.gov.cn", "回复：自评表"
     msg.set_content("已填好，请查收。")
@@ -157,9 +168,9 @@ def test_show_tells_a_reviewer_what_a_resubmission_changed(tmp_path, imap_server
     src = sorted(ws.outbox.glob("*.xlsx"))[0]
     first = tmp_path / "v1"
     first.mkdir()
-    fill_return(src, first / src.name, seed=1, mistakes=("score-above-weight",))
+    fill(src, first / src.name, seed=1, mistakes=("score-above-weight",))
     collect(ws, str(first))
-    fixed = fill_return(src, tmp_path / src.name, seed=1)
+    fixed = fill(src, tmp_path / src.name, seed=1)
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"], msg["To"], msg["Subject"] = "ybj@county.gov.cn", "jxb@example.gov.cn", "更正后的自评表"
     msg.set_content("已按反馈修改。")

@@ -12,7 +12,7 @@ import xlperf
 PACKAGE = Path(xlperf.__file__).parent
 # Rank of each stage; a module may import its own stage or a lower one. errors and _version are the floor.
 STAGES = {"errors": 0, "_version": 0, "form": 1, "read": 2, "judge": 3, "season": 4, "province": 5,
-          "web": 6, "report": 6, "terminal": 6, "demo": 6, "cli": 7, "__init__": 8}
+          "web": 6, "report": 6, "terminal": 6, "demo": 6, "cli_zh": 7, "cli": 7, "__init__": 8}
 
 
 def _module_name(path: Path) -> str:

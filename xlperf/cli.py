@@ -16,8 +16,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .cli_zh import PIPED_WIDTH, install as _chinese_click, localize
 from .errors import XlperfError
 
+_chinese_click()
 console = Console()
 err_console = Console(stderr=True)
 
@@ -64,13 +66,28 @@ timeout_option = click.option("--timeout", type=float, default=None, expose_valu
 @click.version_option(package_name="xlperf")
 def main() -> None:
     """xlperf：预算绩效自评表的生成、分发、收集、校验与汇总。"""
+    _unwrap_when_piped()
+
+
+def _unwrap_when_piped() -> None:
+    """Output going to a file or another program keeps whole lines: rich would otherwise
+    fold every table and message at 80 columns. A terminal (or $COLUMNS) keeps its width."""
+    for c in (console, err_console):
+        c.width = PIPED_WIDTH if not c.is_terminal and not os.environ.get("COLUMNS") else None
 
 
 @main.command("forms")
+@click.option("--json", "as_json", is_flag=True, help="输出一个 JSON 文档")
 @friendly
-def forms_cmd() -> None:
+def forms_cmd(as_json: bool) -> None:
     """列出可用的表式（templates/*.yaml）。"""
     from .form.spec import available_forms, load_form
+    if as_json:
+        import json
+        specs = [(load_form(path), path) for path in available_forms().values()]
+        click.echo(json.dumps({"forms": [{"id": s.id, "name": s.name, "title": s.title, "version": s.version,
+                                          "path": str(p)} for s, p in specs]}, ensure_ascii=False, indent=1))
+        return
     table = Table(title="可用表式")
     for col in ("表式代码", "名称", "标题", "版本", "文件"):
         table.add_column(col)
@@ -78,6 +95,14 @@ def forms_cmd() -> None:
         spec = load_form(path)
         table.add_row(spec.id, spec.name, spec.title, str(spec.version), str(path))
     console.print(table)
+
+
+def _xlsx_output(path: Path) -> Path:
+    """We write .xlsx only: xlsx bytes under an .xls or .ods name fail to open or open with a warning."""
+    if path.suffix.lower() != ".xlsx":
+        raise XlperfError(f"只能生成 .xlsx 文件，“{path.name}”的扩展名不是 .xlsx；Excel、WPS 和 LibreOffice 都能打开 .xlsx，"
+                          f"如需其他格式请打开后另存为", code="output-format", path=str(path))
+    return path
 
 
 def resolve_password(password: str | None) -> tuple[str, bool]:
@@ -101,6 +126,7 @@ def template_cmd(form: str, year: int, output: Path, password: str | None, force
     """生成空白的、已锁定的自评表工作簿。"""
     from .form.spec import load_form
     from .form.template import TemplateOptions, write_template
+    _xlsx_output(output)
     spec = load_form(form)
     if output.exists() and not force:
         raise XlperfError(f"文件已存在：{output}（如需覆盖请加 --force）", code="output-exists")
@@ -113,13 +139,13 @@ def template_cmd(form: str, year: int, output: Path, password: str | None, force
 
 
 @main.command("check")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="文件或文件夹...")
 @click.option("--json", "as_json", is_flag=True, help="输出一个 JSON 文档")
 @click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="为每个文件生成标注问题的反馈副本，写入该目录")
+              help="为有问题的文件生成标注问题的反馈副本，写入该目录")
 @click.option("--form", "form_hint", default=None, help="优先按此表式识别")
 @click.option("-w", "--workspace", "workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="用该工作区的签名密钥和名单校验（在工作区文件夹内运行时自动使用）")
+              help="按该工作区的名单和签名密钥校验，结论与 collect 相同（在工作区文件夹中运行时自动使用）")
 @timeout_option
 @friendly
 def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None, form_hint: str | None,
@@ -129,22 +155,47 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
 
     from .judge.batch import BoundedChecker
     from .terminal import print_result
-    checker = BoundedChecker()
-    judge = _standalone_judge(workspace, form_hint, checker)
-    results = []
-    for f in _expand(files):
-        res = judge(f)      # one file that hangs or crashes gets its own finding
-        results.append(res)
-        if feedback_dir and res.readable:
-            from .judge.feedback import write_feedback
-            try:
-                out = write_feedback(f, res, feedback_dir)
-                if not as_json:
-                    console.print(f"反馈副本：{out}")
-            except Exception as exc:  # noqa: BLE001 — a feedback failure must not hide the check
-                err_console.print(f"[yellow]无法生成反馈副本[/yellow] {escape(f'{f}：{exc}')}", soft_wrap=True)
-        if not as_json:
-            print_result(console, res)
+    from .judge.identity import unverified_checker
+    from .season.workspace import CONFIG_NAME
+    if workspace is None:     # run inside a workspace (or one of its folders): judge as collect would
+        workspace = next((d for d in (Path.cwd(), *Path.cwd().parents) if (d / CONFIG_NAME).is_file()), None)
+    ws = _open(workspace) if workspace is not None else None
+    if ws is not None and not as_json:
+        console.print(f"按工作区 {ws.root} 的名单和签名密钥校验（与 collect 的结论相同）", highlight=False, soft_wrap=True)
+    conn = ws.connect() if ws is not None else None
+    results, matches = [], []
+    checker = BoundedChecker()      # one file that hangs or crashes gets its own finding
+    try:
+        for f in _expand(files):
+            if ws is not None:
+                from .season.collect import assess
+                from .season.db import roster_row
+                res, roster_id, matched_by, _ = assess(ws, conn, f, str(f), checker=checker)
+                row = None if roster_id is None else roster_row(conn, roster_id)
+                matches.append(None if row is None else {"unit_code": row["unit_code"], "unit_name": row["unit_name"],
+                                                         "project_code": row["project_code"],
+                                                         "project_name": row["project_name"], "matched_by": matched_by})
+            else:   # no key: the visible pre-fill is compared with the embedded one, and the report says so
+                res = checker.check(f, form_hint=form_hint, extra=[unverified_checker()])
+            results.append(res)
+            if feedback_dir and res.readable and res.findings:
+                from .judge.feedback import write_feedback
+                try:
+                    out = write_feedback(f, res, feedback_dir)
+                    if not as_json:
+                        console.print(f"反馈副本：{out}", highlight=False, soft_wrap=True)
+                except Exception as exc:  # noqa: BLE001 — a feedback failure must not hide the check
+                    err_console.print(f"[yellow]无法生成反馈副本[/yellow] {escape(f'{f}：{exc}')}", soft_wrap=True)
+            if not as_json:
+                print_result(console, res)
+                if ws is not None and res.readable and res.form:
+                    m = matches[-1]
+                    console.print(f"  名单：{m['unit_name']} · {m['project_name']}（{'按签名' if m['matched_by'] == 'signature' else '按单位和项目名称'}匹配）"
+                                  if m else "  [yellow]未能与工作区名单匹配[/yellow]", highlight=False, soft_wrap=True)
+    finally:
+        checker.close()
+        if conn is not None:
+            conn.close()
     if not as_json and len(results) > 1:
         unreadable = sum(1 for r in results if not r.readable)
         with_errors = sum(1 for r in results if r.readable and r.errors)
@@ -152,32 +203,15 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
                       f"有错误 {with_errors} 个，无法读取 {unreadable} 个。", highlight=False)
     if as_json:
         from .judge.serialize import result_json
-        click.echo(json.dumps({"files": [result_json(r) for r in results]}, ensure_ascii=False, indent=1, allow_nan=False))
+        docs = [result_json(r) for r in results]
+        if ws is not None:
+            for d, m in zip(docs, matches):
+                d["roster"] = m
+        click.echo(json.dumps({"files": docs, **({"workspace": str(ws.root)} if ws is not None else {})},
+                              ensure_ascii=False, indent=1, allow_nan=False))
     if any(not r.readable for r in results):
         sys.exit(2)
     sys.exit(1 if any(r.errors for r in results) else 0)
-
-
-def _standalone_judge(workspace: Path | None, form_hint: str | None, checker):
-    """check as `collect` does with the workspace's key and roster; without one, against the embedded pre-fill."""
-    from .judge.identity import unverified_checker, verifier
-    if workspace is None and (Path(".") / "xlperf.yaml").is_file():
-        workspace = Path(".")
-    if workspace is None:
-        return lambda f: checker.check(f, form_hint=form_hint, extra=[unverified_checker()])
-    from .season.collect import workspace_findings
-    ws = _open(workspace)
-
-    def judge(f):
-        res = checker.check(f, form_hint=form_hint or ws.form, extra=[verifier(ws.secret)])
-        if res.readable and res.form:
-            conn = ws.connect()
-            try:
-                workspace_findings(ws, conn, res)
-            finally:
-                conn.close()
-        return res
-    return judge
 
 
 def _expand(paths) -> list[Path]:
@@ -200,7 +234,7 @@ def _open(workspace: Path):
 
 
 @main.command("init")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), metavar="文件夹")
 @click.option("--year", type=int, required=True, help="自评年度")
 @click.option("--form", default="project-county", show_default=True, help="表式代码")
 @click.option("--title", default="", help="本次自评工作的名称（写入邮件和汇总表）")
@@ -221,6 +255,7 @@ def init_cmd(directory: Path, year: int, form: str, title: str, deadline: str) -
 def roster_template_cmd(output: Path) -> None:
     """生成名单（单位、项目、预算、绩效目标）的示例工作簿，含填写说明。"""
     from .season.roster_template import write_roster_template
+    _xlsx_output(output)
     if output.exists():
         raise XlperfError(f"文件已存在：{output}", code="output-exists")
     write_roster_template(output)
@@ -228,7 +263,7 @@ def roster_template_cmd(output: Path) -> None:
 
 
 @main.command("roster")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="名单.xlsx")
 @workspace_option
 @friendly
 def roster_cmd(path: Path, workspace: Path) -> None:
@@ -265,16 +300,31 @@ def generate_cmd(workspace: Path) -> None:
 
 
 @main.command("send")
+@click.argument("units", nargs=-1, metavar="[单位...]")
 @workspace_option
-@click.option("--dry-run", is_flag=True, help="不发送，只把邮件写成 .eml 文件（sent/）")
+@click.option("--dry-run", is_flag=True, help="只预览：把邮件写成 .eml 文件（sent/），不发送，也不记为已发送")
+@click.option("--resend", is_flag=True, help="重新发送给后面列出的单位（单位代码或名称）")
 @friendly
-def send_cmd(workspace: Path, dry_run: bool) -> None:
-    """把工作簿通过邮件发给各单位（已发送的不会重复发送）。"""
+def send_cmd(units: tuple[str, ...], workspace: Path, dry_run: bool, resend: bool) -> None:
+    """把工作簿通过邮件发给各单位：新的发送，重新生成后有变化的作为更正版再发，已发送且未变化的跳过。
+
+    xlperf send --resend 单位… 按要求重新发送给指定单位。
+    """
     from .season.send import send
+    if units and not resend:
+        raise XlperfError("列出单位时请加 --resend，例如 xlperf send --resend 430102001", code="usage")
+    if resend and not units:
+        raise XlperfError("--resend 后请列出要重新发送的单位代码或名称", code="usage")
     ws = _open(workspace)
-    rep = send(ws, dry_run=dry_run)
+    rep = send(ws, dry_run=dry_run, resend=units)
     what = "写出" if dry_run else "发送"
-    console.print(f"{what} {len(rep.sent)} 封，跳过已发送 {len(rep.skipped)} 个，失败 {len(rep.failed)} 封。")
+    corrected = len([a for a in rep.corrected if a in rep.sent])
+    extra = f"（其中更正版或重发 {corrected} 封）" if corrected else ""
+    console.print(f"{what} {len(rep.sent)} 封{extra}，跳过已发送且未变化的 {len(rep.skipped)} 个，失败 {len(rep.failed)} 封。"
+                  + ("（预览，未记为已发送）" if dry_run else ""), highlight=False, soft_wrap=True)
+    if rep.layout_only:
+        console.print(f"另有 {len(rep.layout_only)} 个工作簿重新生成后只是格式变化、预填内容未变，未重发"
+                      f"（如需重发：xlperf send --resend 单位代码）：{'、'.join(rep.layout_only)}", highlight=False, soft_wrap=True)
     for f in rep.failed:
         err_console.print(f"  [red]失败[/red] {escape(f)}", soft_wrap=True)
     if rep.failed:
@@ -292,7 +342,8 @@ def collect_cmd(workspace: Path, source: str) -> None:
     ws = _open(workspace)
     rep = collect(ws, source)
     console.print(f"新收到 {len(rep.new)} 个，重复 {len(rep.duplicates)} 个，未匹配名单 {len(rep.unmatched)} 个"
-                  f"（已保存，待人工处理）。")
+                  f"（已保存，待人工处理）" + (f"，非表格文件 {len(rep.skipped)} 个（已存档，未作为自评表）" if rep.skipped else "")
+                  + "。详见 xlperf status。", highlight=False, soft_wrap=True)
     for p in rep.problems:
         err_console.print(f"  [yellow]注意[/yellow] {escape(p)}", soft_wrap=True)
 
@@ -300,16 +351,24 @@ def collect_cmd(workspace: Path, source: str) -> None:
 @main.command("status")
 @workspace_option
 @click.option("--export", type=click.Path(dir_okay=False, path_type=Path), help="导出为工作簿")
+@click.option("--json", "as_json", is_flag=True, help="输出一个 JSON 文档")
 @friendly
-def status_cmd(workspace: Path, export: Path | None) -> None:
-    """各地区应报、已报、合格、有错误、未报情况，及待催报名单。"""
-    from .season.status import LEVEL_ZH, compute_status, write_status_workbook
+def status_cmd(workspace: Path, export: Path | None, as_json: bool) -> None:
+    """各地区应报、已报、合格、有错误、未报情况，待催报名单，及未能处理的文件。"""
+    from .season.status import LEVEL_ZH, SOURCE_ZH, compute_status, local_time, write_status_workbook
     ws = _open(workspace)
     conn = ws.connect()
     try:
         st = compute_status(conn)
     finally:
         conn.close()
+    if export:
+        write_status_workbook(st, _xlsx_output(export))
+    if as_json:
+        import json
+        click.echo(json.dumps({"year": ws.year, **st.as_dict(), "export": str(export) if export else None},
+                              ensure_ascii=False, indent=1))
+        return
     t = Table(title=f"{ws.year}年度自评表回收情况")
     for col in ("层级", "代码", "地区", "应报", "已报", "合格", "有错误", "未报"):
         t.add_column(col)
@@ -325,23 +384,86 @@ def status_cmd(workspace: Path, export: Path | None) -> None:
             p.add_row(*(escape(str(v)) for v in (x.unit_name, x.project_name, x.reason + (f"（{x.errors}个错误）" if x.errors else ""),
                                                  x.contact, x.email)))
         console.print(p)
-    if st.unmatched:
-        console.print(f"另有 {st.unmatched} 个文件未能匹配名单，已保存在工作区。")
+    if st.problems:
+        u = Table(title=f"未能处理的文件 {len(st.problems)} 个（已存档，需人工处理）")
+        for col in ("原文件名", "发件人", "收到时间", "来源", "原因"):
+            u.add_column(col)
+        for x in st.problems:
+            u.add_row(escape(x.name), escape(x.sender), local_time(x.received_at), SOURCE_ZH.get(x.source, x.source),
+                      escape(x.reason))
+        console.print(u)
     if export:
-        write_status_workbook(st, export)
-        console.print(f"已导出：{export}")
+        console.print(f"已导出：{export}", highlight=False, soft_wrap=True)
+
+
+@main.command("show")
+@click.argument("unit", metavar="单位")
+@click.argument("project", required=False, metavar="[项目]")
+@workspace_option
+@click.option("--json", "as_json", is_flag=True, help="输出一个 JSON 文档")
+@friendly
+def show_cmd(unit: str, project: str | None, workspace: Path, as_json: bool) -> None:
+    """一个单位（及项目）的回收记录：每一版的收到时间和来源、当前的问题、相邻两版之间改了哪些单元格。
+
+    单位：单位代码或名称；项目：项目代码或名称（可省略）。
+    """
+    import json
+
+    from .season.history import STATUS_ZH, history
+    from .season.status import SOURCE_ZH, local_time
+    from .judge.findings import SEVERITY_ZH
+    ws = _open(workspace)
+    found = history(ws, unit, project)
+    if as_json:
+        click.echo(json.dumps({"projects": [h.as_dict() for h in found]}, ensure_ascii=False, indent=1, default=str))
+        return
+    for h in found:
+        console.print(f"[bold]{escape(h.unit_name)} · {escape(h.project_name)}[/bold]（{h.unit_code} / {h.project_code}）",
+                      highlight=False, soft_wrap=True)
+        if not h.versions:
+            console.print("  尚未收到自评表。")
+            continue
+        t = Table(title="回收记录", box=None, header_style="bold")
+        for col in ("版本", "收到时间", "原文件名", "来源", "发件人", "结论", "错误", "警告", "总分"):
+            t.add_column(col)
+        for v in h.versions:
+            for i, a in enumerate(v.arrivals or [None]):
+                first = i == 0
+                t.add_row(f"第{v.number}版" if first else "", local_time(a.received_at if a else v.received_at),
+                          escape(a.name) if a else "", SOURCE_ZH.get(a.source, a.source) if a else "",
+                          escape(a.sender) if a else "", STATUS_ZH.get(v.status, v.status) if first else "",
+                          str(v.errors) if first else "", str(v.warnings) if first else "",
+                          "" if not first or v.total_score is None else f"{v.total_score:g}")
+        console.print(t)
+        for v in h.versions[1:]:
+            console.print(f"  第{v.number}版相对第{v.number - 1}版的改动：" + ("无" if not v.changes else f"{len(v.changes)} 处"),
+                          highlight=False)
+            if v.changes:
+                c = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+                for col in ("单元格", "栏目", "原值", "新值"):
+                    c.add_column(col)
+                for ch in v.changes:
+                    c.add_row(ch.cell or "—", escape(ch.label), escape(ch.old) or "（空）", escape(ch.new) or "（空）")
+                console.print(c)
+        current = h.versions[-1]
+        console.print(f"  当前版本（第{current.number}版）的问题：" + ("无" if not h.findings else f"{len(h.findings)} 个"),
+                      highlight=False)
+        for f in h.findings:
+            console.print(f"    {SEVERITY_ZH[f.severity]} {f.cell or '—'} {escape('[' + f.code + ']')} {escape(f.message)}",
+                          highlight=False, soft_wrap=True)
 
 
 @main.command("remind")
 @workspace_option
-@click.option("--dry-run", is_flag=True, help="不发送，只写出 .eml 文件")
+@click.option("--dry-run", is_flag=True, help="只预览：写出 .eml 文件，不发送，也不记为已催报")
 @friendly
 def remind_cmd(workspace: Path, dry_run: bool) -> None:
     """提醒未提交和有错误的单位（有错误的附上反馈表）。"""
     from .season.remind import remind
     ws = _open(workspace)
     rep = remind(ws, dry_run=dry_run)
-    console.print(f"{'写出' if dry_run else '发送'}催报邮件 {len(rep.sent)} 封，今日已催过 {len(rep.skipped)} 个。")
+    console.print(f"{'写出' if dry_run else '发送'}催报邮件 {len(rep.sent)} 封，今日已催过 {len(rep.skipped)} 个。"
+                  + ("（预览，未记为已发送）" if dry_run else ""), highlight=False, soft_wrap=True)
     if rep.failed:
         for f in rep.failed:
             err_console.print(f"  [red]失败[/red] {escape(f)}", soft_wrap=True)
@@ -349,7 +471,7 @@ def remind_cmd(workspace: Path, dry_run: bool) -> None:
 
 
 @main.command("aggregate")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[文件或文件夹...]")
 @click.option("-w", "--workspace", "workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="汇总工作区中各单位项目的当前回收表（不给文件时默认当前文件夹）")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -361,6 +483,8 @@ def remind_cmd(workspace: Path, dry_run: bool) -> None:
 @friendly
 def aggregate_cmd(paths, workspace, output, csv_dir, parquet_dir, jobs, year) -> None:
     """生成全省汇总工作簿（总体、按地区、项目明细、指标明细、指标分析、问题清单、未提交、图表）及 CSV/Parquet。"""
+    if output is not None:
+        _xlsx_output(output)
     if paths and workspace is None:
         from .province.folder import aggregate_paths
         out = output or Path(f"{year or ''}自评汇总表.xlsx")
@@ -404,7 +528,7 @@ def serve_cmd(workspace: Path, host: str, port: int, set_password: bool) -> None
 
 @main.command("link")
 @workspace_option
-@click.argument("unit_codes", nargs=-1)
+@click.argument("unit_codes", nargs=-1, metavar="[单位代码...]")
 @click.option("--revoke", is_flag=True, help="作废这些单位的现有链接并换发新链接")
 @friendly
 def link_cmd(workspace: Path, unit_codes: tuple[str, ...], revoke: bool) -> None:
@@ -466,6 +590,9 @@ def demo_cmd(output: Path) -> None:
     """用内置示例数据演示全流程：名单 → 生成 → 发送 → 回收 → 校验 → 催报 → 汇总。"""
     from .demo.run import run_demo
     run_demo(output, console)
+
+
+localize(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

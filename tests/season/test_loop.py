@@ -228,7 +228,8 @@ def test_unmatched_files_are_kept_and_listed(tmp_path):
     rep = collect(ws, str(inbox))
     assert rep.unmatched == [] and rep.skipped == ["说明.txt"]
     conn = ws.connect()
-    assert conn.execute("SELECT status FROM returns").fetchone()["status"] == "unreadable"
+    assert conn.execute("SELECT COUNT(*) FROM returns").fetchone()[0] == 0     # not a return
+    assert [p.name for p in compute_status(conn).problems] == ["说明.txt"]      # but listed
     conn.close()
     assert any(ws.store_dir.rglob("*"))                 # the file itself is in the store
 
@@ -288,7 +289,7 @@ def test_the_command_line_runs_the_year_in_folder_mode(tmp_path):
     assert "新收到 2 个" in run("collect", "-w", ws, "--from", returns).output
     res = run("status", "-w", ws, "--export", tmp_path / "status.xlsx")
     assert res.exit_code == 0 and "待催报" in res.output
-    assert openpyxl.load_workbook(tmp_path / "status.xlsx").sheetnames == ["回收情况", "待催报"]
+    assert openpyxl.load_workbook(tmp_path / "status.xlsx").sheetnames == ["回收情况", "待催报", "未处理文件"]
     res = run("aggregate", "-w", ws, "--csv", tmp_path / "csv")
     assert res.exit_code == 0 and "应报 3，已报 2，合格 2" in res.output
     summary = next((ws / "reports").glob("*.xlsx"))

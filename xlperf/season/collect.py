@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from . import db, store, unzip
+from ..errors import UnreadableFile
 from ..judge.batch import BoundedChecker, check_bounded
 from ..judge.check import CheckResult
-from ..read.detect import SPREADSHEET_SUFFIXES
+from ..read.detect import SPREADSHEET_SUFFIXES, sniff
 from ..judge.identity import IDENTITY_MISMATCH, EmailBook, verifier
 from ..form.labels import norm
 from ..judge.serialize import result_json
@@ -45,7 +47,7 @@ class CollectReport:
     new: list[str] = field(default_factory=list)           # judged for the first time
     duplicates: list[str] = field(default_factory=list)    # bytes we already had
     unmatched: list[str] = field(default_factory=list)     # kept, but no roster row found
-    skipped: list[str] = field(default_factory=list)       # not spreadsheets (kept in the store anyway)
+    skipped: list[str] = field(default_factory=list)       # not spreadsheets: kept in the store, set aside
     problems: list[str] = field(default_factory=list)      # e.g. a corrupt zip
 
 
@@ -103,8 +105,15 @@ def from_imap(ws: Workspace, report: CollectReport, handle: Callable[[Incoming],
             report.problems.append(f"{att.sender}：附件 {att.filename} 有 {len(att.data) / 1e6:,.0f} MB，"
                                    f"超过上限 {MAX_FILE / 1e6:,.0f} MB，未收集")
             return
-        handle(Incoming(att.filename, att.data, "imap", f"{settings.imap_folder}/{att.message_uid}/{att.filename}",
-                        att.sender))
+        ref = f"{settings.imap_folder}/{att.message_uid}/{att.filename}"
+        if att.filename.lower().endswith(".zip") and att.data[:4] == b"PK\x03\x04":
+            with tempfile.TemporaryDirectory() as tmp:      # a county zipped its returns before mailing them
+                bundle = Path(tmp) / "attachment.zip"
+                bundle.write_bytes(att.data)
+                for item in from_zip(bundle, ref, report):
+                    handle(Incoming(item.name, item.data, "imap", item.ref, att.sender))
+            return
+        handle(Incoming(att.filename, att.data, "imap", ref, att.sender))
 
     fetched = fetch_attachments(settings, store=store_attachment)
     report.problems.extend(f"{f.sender}《{f.subject}》：{f.message}（邮件保持未读，下次再收）" for f in fetched.failures)
@@ -182,17 +191,14 @@ def status_of(result: CheckResult, roster_id: int | None) -> str:
 CheckRunner = Callable[[Path, str, str], CheckResult]
 
 
-def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str,
-          sender: str = "", *, run_check: CheckRunner | None = None,
-          accept: Callable[[int | None], bool] | None = None,
-          checker: BoundedChecker | None = None) -> tuple[CheckResult, str]:
-    """Read, validate and match one stored file; record the verdict.
+def assess(ws: Workspace, conn, path: Path, name: str, sender: str = "", *,
+           run_check: CheckRunner | None = None,
+           checker: BoundedChecker | None = None) -> tuple[CheckResult, int | None, str | None, str]:
+    """Read, validate and match one file against the workspace's roster and key, recording
+    nothing: `collect` records this verdict, `check` in a workspace prints the same one.
 
-    The file is judged in a child process under the per-file time budget, so a
-    file that hangs or kills its reader is recorded as judged (`check-timeout`,
-    `reader-crashed`) and is not judged again by the next run. `accept(roster_id)`
-    may withhold the verdict (status "withheld", nothing recorded): the upload
-    page uses it so that a unit can never file a return under another unit's row.
+    The file is judged in a child process under the per-file time budget, so a file that
+    hangs or kills its reader comes back as `check-timeout` / `reader-crashed`.
     """
     if run_check is None:
         emails = EmailBook({(r["unit_code"], r["project_code"]): r["email"]     # plain data: it goes to the worker
@@ -203,7 +209,20 @@ def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str
     else:
         result = run_check(path, name, sender)
     roster_id, matched_by = workspace_findings(ws, conn, result)
-    status = status_of(result, roster_id)
+    return result, roster_id, matched_by, status_of(result, roster_id)
+
+
+def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str,
+          sender: str = "", *, run_check: CheckRunner | None = None,
+          accept: Callable[[int | None], bool] | None = None,
+          checker: BoundedChecker | None = None) -> tuple[CheckResult, str]:
+    """Assess one stored file and record the verdict; a file judged once is never judged again.
+
+    `accept(roster_id)` may withhold the verdict (status "withheld", nothing
+    recorded): the upload page uses it so that a unit can never file a return
+    under another unit's roster row.
+    """
+    result, roster_id, matched_by, status = assess(ws, conn, path, name, sender, run_check=run_check, checker=checker)
     if accept is not None and not accept(roster_id):
         return result, "withheld"
     summary = json.dumps(result_json(result), ensure_ascii=False, default=str)
@@ -213,6 +232,30 @@ def judge(ws: Workspace, conn, sha: str, path: Path, name: str, received_at: str
     return result, status
 
 
+KIND_ZH = {".png": "图片", ".jpg": "图片", ".jpeg": "图片", ".gif": "图片", ".bmp": "图片", ".tif": "图片",
+           ".tiff": "图片", ".heic": "图片", ".webp": "图片", ".txt": "文本文件", ".pdf": "PDF 文件",
+           ".doc": "Word 文档", ".docx": "Word 文档", ".wps": "WPS 文字文档", ".rtf": "文档", ".ppt": "演示文稿",
+           ".pptx": "演示文稿", ".p7s": "数字签名", ".asc": "签名", ".sig": "签名", ".eml": "邮件", ".ics": "日程",
+           ".vcf": "名片", ".htm": "网页", ".html": "网页"}
+
+
+def set_aside_reason(name: str, path: Path) -> str:
+    """Why a received file is kept but not judged ('' when it should be judged as a return):
+    a file neither named nor built like a spreadsheet (a picture, a text, a Word file, a
+    signature), also when its bytes are damaged."""
+    if name.lower().endswith(SPREADSHEET_SUFFIXES):
+        return ""
+    suffix = Path(name).suffix.lower()
+    try:
+        sniff(path)
+        return ""                      # a workbook under any name is judged
+    except UnreadableFile as exc:
+        if exc.code != "not-a-spreadsheet" and suffix not in KIND_ZH:
+            return ""                  # a damaged or encrypted workbook is still a return: judged and reported
+    kind = KIND_ZH.get(suffix) or (f"{suffix} 文件" if suffix else "无扩展名的文件")
+    return f"不是表格文件（{kind}），已存档，未作为自评表处理"
+
+
 @dataclass
 class Received:
     """What happened to one incoming file."""
@@ -220,7 +263,8 @@ class Received:
     duplicate: bool                       # these bytes were judged before: `previous` is that verdict
     previous: object = None               # the existing `returns` row of a duplicate
     result: CheckResult | None = None     # the fresh check result (not for duplicates)
-    status: str = ""                      # valid | errors | unreadable | unmatched | withheld
+    status: str = ""                      # valid | errors | unreadable | unmatched | withheld | set-aside
+    set_aside: str = ""                   # why it was kept but not judged (not a spreadsheet)
 
 
 def receive(ws: Workspace, conn, item: Incoming, *, run_check: CheckRunner | None = None,
@@ -232,14 +276,18 @@ def receive(ws: Workspace, conn, item: Incoming, *, run_check: CheckRunner | Non
     """
     sha, path, is_new = store.put(ws.store_dir, item.data)    # 1. never lose it
     received_at = db.utc_iso()
+    aside = set_aside_reason(item.name, path)
     try:
         with db.transaction(conn):                            # 2. record the arrival
             db.record_file(conn, sha, len(item.data), item.name, received_at)
-            db.record_receipt(conn, sha, item.name, item.source, item.ref, received_at)
+            db.record_receipt(conn, sha, item.name, item.source, item.ref, received_at,
+                              sender=item.sender, set_aside=aside)
     except sqlite3.Error:
         if is_new:      # nothing half-written: no stored file the ledger does not know
             store.discard(ws.store_dir, sha)
         raise
+    if aside:                                                 # a photo, a .txt, a signature: kept, listed
+        return Received(sha, False, status="set-aside", set_aside=aside)
     previous = db.return_by_sha(conn, sha)
     if previous is not None:                                  # 3. judge once per content
         return Received(sha, True, previous)
@@ -266,11 +314,11 @@ def ingest(ws: Workspace, items: Iterable[Incoming] | None = None, *, imap: bool
             def handle(item: Incoming) -> None:
                 try:
                     got = receive(ws, conn, item, checker=checker)
-                    if got.duplicate:
+                    if got.set_aside:
+                        report.skipped.append(item.name)
+                    elif got.duplicate:
                         report.duplicates.append(item.name)
                     else:
-                        if not item.name.lower().endswith(SPREADSHEET_SUFFIXES) and not _looks_like_spreadsheet(item.data):
-                            report.skipped.append(item.name)
                         (report.unmatched if got.status == "unmatched" else report.new).append(item.name)
                 except (OSError, sqlite3.Error, WorkspaceError):
                     raise

@@ -154,6 +154,15 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "CREATE INDEX web_uploads_unit ON web_uploads(unit_code, at)",
     ),
+    (
+        # What each invitation carried (the workbook's sha256, kept in the store), so a
+        # workbook regenerated after a roster change is sent again as a correction.
+        "ALTER TABLE sent ADD COLUMN sha256 TEXT NOT NULL DEFAULT ''",
+        # Who sent a received file, and why it was kept aside instead of judged as a
+        # return ('' for a return): a photo, a .txt, a mail signature image.
+        "ALTER TABLE receipts ADD COLUMN sender TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE receipts ADD COLUMN set_aside TEXT NOT NULL DEFAULT ''",
+    ),
 ]
 SCHEMA_VERSION: int = len(MIGRATIONS)
 
@@ -345,14 +354,20 @@ def generated_for(conn: sqlite3.Connection, roster_id: int) -> sqlite3.Row | Non
 
 
 def record_sent(conn: sqlite3.Connection, roster_id: int, kind: str, batch: str, message_id: str,
-                to_addr: str, sent_at: str | None = None) -> bool:
-    """Record one mail; False when this (row, kind, batch) was already recorded."""
+                to_addr: str, sent_at: str | None = None, sha: str = "") -> bool:
+    """Record one mail (`sha`: the workbook it carried); False when this (row, kind, batch) was already recorded."""
     _check(kind, SENT_KINDS, "kind")
     cur = conn.execute(
-        "INSERT OR IGNORE INTO sent (roster_id, kind, batch, message_id, to_addr, sent_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (roster_id, kind, batch, message_id or "", to_addr, sent_at or utc_iso()))
+        "INSERT OR IGNORE INTO sent (roster_id, kind, batch, message_id, to_addr, sent_at, sha256) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (roster_id, kind, batch, message_id or "", to_addr, sent_at or utc_iso(), sha or ""))
     return cur.rowcount == 1
+
+
+def last_sent(conn: sqlite3.Connection, roster_id: int, kind: str = "send") -> sqlite3.Row | None:
+    """The latest mail of this kind to a roster row (its sha256 is the workbook it carried)."""
+    return conn.execute("SELECT * FROM sent WHERE roster_id = ? AND kind = ? ORDER BY sent_at DESC, id DESC LIMIT 1",
+                        (roster_id, kind)).fetchone()
 
 
 def was_sent(conn: sqlite3.Connection, roster_id: int, kind: str, batch: str) -> bool:
@@ -375,7 +390,7 @@ def record_file(conn: sqlite3.Connection, sha: str, size: int, name: str, first_
 
 
 def record_receipt(conn: sqlite3.Connection, sha: str, name: str, source: str, ref: str,
-                   received_at: str | None = None) -> bool:
+                   received_at: str | None = None, *, sender: str = "", set_aside: str = "") -> bool:
     """One arrival of a file (the same bytes may arrive many times); True when new.
 
     `ref` identifies the arrival within its source: the folder path, the zip
@@ -383,10 +398,19 @@ def record_receipt(conn: sqlite3.Connection, sha: str, name: str, source: str, r
     """
     _check(source, SOURCES, "source")
     cur = conn.execute(
-        "INSERT OR IGNORE INTO receipts (sha256, received_at, original_name, source, source_ref) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (sha, received_at or utc_iso(), name or "", source, ref or ""))
+        "INSERT OR IGNORE INTO receipts (sha256, received_at, original_name, source, source_ref, sender, set_aside) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (sha, received_at or utc_iso(), name or "", source, ref or "", sender or "", set_aside or ""))
     return cur.rowcount == 1
+
+
+def set_aside_receipts(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Arrivals kept in the store but not judged as returns (not spreadsheets), oldest first."""
+    return conn.execute("SELECT * FROM receipts WHERE set_aside != '' ORDER BY received_at, id").fetchall()
+
+
+def is_set_aside(conn: sqlite3.Connection, sha: str) -> bool:
+    return conn.execute("SELECT 1 FROM receipts WHERE sha256 = ? AND set_aside != ''", (sha,)).fetchone() is not None
 
 
 def receipts_for(conn: sqlite3.Connection, sha: str) -> list[sqlite3.Row]:

@@ -44,9 +44,30 @@ _SEND_POLICY = email.policy.SMTP.clone(refold_source="none")
 
 
 class MailError(XlperfError):
-    """Sending or collecting mail failed; the message never contains a password."""
+    """Sending or collecting mail failed; the message never contains a password.
+
+    `server_down` is True when the server itself could not be reached or logged
+    into, so no other message of the batch can go out either."""
 
     code = "mail-send-failed"
+    server_down = False
+
+
+_ADDRESS = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z0-9-]{2,}")
+
+
+def check_sender(sender: str) -> str:
+    """The From address, refused before anything is sent when empty or malformed:
+    servers drop or bounce such mail, and counties cannot reply to it."""
+    text = (sender or "").strip()
+    if not text:
+        raise MailError("邮件设置中发件人地址 sender 为空，请在 xlperf.yaml 的 mail 部分填写，例如 "
+                        "sender: \"绩效办 <jxb@example.gov.cn>\"；未发送任何邮件", code="mail-sender-invalid")
+    name, addr = email.utils.parseaddr(text)
+    if not _ADDRESS.fullmatch(addr or ""):
+        raise MailError(f"邮件设置中发件人地址 sender “{text}” 不是有效的邮箱地址，应形如 jxb@example.gov.cn 或 "
+                        f"\"绩效办 <jxb@example.gov.cn>\"；未发送任何邮件", code="mail-sender-invalid")
+    return text
 
 
 # ---------------------------------------------------------------- settings
@@ -251,6 +272,21 @@ class Sender:
         except (smtplib.SMTPException, OSError):
             smtp.close()
 
+    def open(self) -> None:
+        """Connect and log in now, so an unreachable server or a wrong password is one
+        clear error before the batch starts instead of one failure per message."""
+        if self._smtp is not None:
+            return
+        try:
+            self._smtp = self._connect()
+        except (smtplib.SMTPException, OSError, UnicodeError) as exc:
+            self.close()
+            s = self.settings
+            err = MailError(_scrub(f"无法连接发信服务器 {s.smtp_host}:{s.smtp_port}：{self._why(exc)}",
+                                   s.smtp_password, _password("", SMTP_PASSWORD_ENV)), code="mail-server-unreachable")
+            err.server_down = True
+            raise err from None
+
     def send(self, msg: EmailMessage) -> str:
         """Send `msg` (adding From/Message-ID when missing); return its Message-ID."""
         s = self.settings
@@ -261,15 +297,20 @@ class Sender:
             msg["Message-ID"] = email.utils.make_msgid(domain=domain)
         message_id = str(msg["Message-ID"]).strip()
         self._wait_for_turn()
+        connecting = False
         try:
             if self._smtp is not None and not self._alive():
                 self.close()   # the server dropped an idle connection while we waited our turn
             if self._smtp is None:
+                connecting = True
                 self._smtp = self._connect()
+                connecting = False
             refused = self._smtp.send_message(msg)
         except (smtplib.SMTPException, OSError, UnicodeError) as exc:
             self.close()
-            raise MailError(self._describe(exc, msg), code="mail-send-failed") from None
+            err = MailError(self._describe(exc, msg), code="mail-send-failed")
+            err.server_down = connecting
+            raise err from None
         if refused:
             bad = "、".join(sorted(refused))
             raise MailError(f"邮件已发送，但以下收件人被服务器拒收：{bad}", code="mail-send-failed")
@@ -309,6 +350,11 @@ class Sender:
     def _describe(self, exc: BaseException, msg: EmailMessage) -> str:
         s = self.settings
         where = f"{s.smtp_host}:{s.smtp_port}"
+        text = f"发送邮件“{msg['Subject']}”至 {msg['To']} 失败（{where}）：{self._why(exc)}"
+        return _scrub(text, s.smtp_password, _password("", SMTP_PASSWORD_ENV))
+
+    def _why(self, exc: BaseException) -> str:
+        s = self.settings
         if isinstance(exc, smtplib.SMTPAuthenticationError):
             why = f"登录被拒绝，请检查用户名 {s.smtp_user} 和密码（服务器回复 {exc.smtp_code}）"
         elif isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -331,8 +377,7 @@ class Sender:
             why = "服务器断开了连接"
         else:
             why = f"{type(exc).__name__}: {exc}"
-        text = f"发送邮件“{msg['Subject']}”至 {msg['To']} 失败（{where}）：{why}"
-        return _scrub(text, s.smtp_password, _password("", SMTP_PASSWORD_ENV))
+        return why
 
 
 def write_eml(msg: EmailMessage, directory: Path) -> Path:

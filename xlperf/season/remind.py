@@ -1,7 +1,8 @@
 """Remind the units still missing, and send back each return with errors marked.
 
 Shares send.py's delivery loop, so reminders too are recorded per roster row
-and batch, and a run that fails half-way mails nobody twice.
+and batch, and a run that fails half-way mails nobody twice. A unit that has
+not returned gets its pre-filled workbook again: the first mail is often lost.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ..judge.feedback import write_feedback
 from ..judge.serialize import result_from_json
 from . import db, store
 from .mail import Sender
-from .send import SendReport, deadline_text, deliver
+from .send import SendReport, contact_text, deadline_text, deliver
 from .status import Pending, compute_status
 from .workspace import Workspace
 
@@ -23,11 +24,11 @@ def reminder_body(ws: Workspace, unit_name: str, items: list[tuple[Pending, list
     parts = [f"{unit_name}：\n\n以下{ws.year}年度项目支出绩效目标自评表尚未完成，请于{deadline_text(ws)}处理：\n"]
     for p, findings in items:
         if p.reason == "未提交":
-            parts.append(f"■ {p.project_name}：尚未收到自评表，请尽快填写并回复本邮件提交。")
+            parts.append(f"■ {p.project_name}：尚未收到自评表，现再次附上预填的自评表，请填写后回复本邮件提交。")
         else:
             parts.append(f"■ {p.project_name}：已收到的自评表有 {p.errors} 个错误，请按附件中的反馈表（已标出问题单元格）修改后重新提交：")
             parts.extend(f"    - {f.message}" for f in findings if f.severity == "error")
-    return "\n".join(parts) + "\n\n谢谢配合。\n"
+    return "\n".join(parts) + f"\n\n{contact_text(ws)}谢谢配合。\n"
 
 
 def _feedback_copy(ws: Workspace, conn, sha: str) -> Path:
@@ -61,6 +62,9 @@ def remind(ws: Workspace, *, dry_run: bool = False, batch: str | None = None, se
             items, attachments, missing = [], [], []
             for p in pend:
                 items.append((p, db.findings_for(conn, p.return_id) if p.return_id else []))
+                gen = db.generated_for(conn, p.roster_id)
+                if not p.sha256 and gen is not None and Path(gen["path"]).exists():
+                    attachments.append(Path(gen["path"]))        # the pre-filled workbook, again
                 if p.sha256:
                     try:
                         attachments.append(_feedback_copy(ws, conn, p.sha256))
@@ -72,10 +76,9 @@ def remind(ws: Workspace, *, dry_run: bool = False, batch: str | None = None, se
             if missing:
                 body += "\n（" + "、".join(missing) + " 的反馈表未能生成，请按上面列出的问题修改。）\n"
             return (f"【催报】{ws.year}年度项目支出绩效目标自评表（{pend[0].unit_name}）",
-                    body, attachments, [p.roster_id for p in pend])
+                    body, attachments, [(p.roster_id, batch, "") for p in pend])
 
-        deliver(ws, conn, groups, compose, kind="remind", batch=batch, dry_run=dry_run,
-                 sender_factory=sender_factory, report=report)
+        deliver(ws, conn, groups, compose, kind="remind", dry_run=dry_run, sender_factory=sender_factory, report=report)
     finally:
         conn.close()
     return report

@@ -5,7 +5,8 @@ in the history): valid, with errors, or none at all (missing).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import db, regions
@@ -44,11 +45,56 @@ class Pending:
 
 
 @dataclass
+class ProblemFile:
+    """A received file that counts for nobody: unreadable, unmatched, or not a spreadsheet."""
+
+    name: str             # the original file name, as the county sent it
+    sender: str           # e-mail sender ('' for a folder or zip)
+    received_at: str      # UTC ISO text of its first arrival
+    source: str           # folder | zip | imap
+    reason: str
+    sha256: str
+
+
+@dataclass
 class Status:
     overall: RegionStatus
     regions: list[RegionStatus] = field(default_factory=list)
     pending: list[Pending] = field(default_factory=list)
     unmatched: int = 0
+    problems: list[ProblemFile] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        regions = [{**asdict(r), "missing": r.missing} for r in [self.overall] + self.regions]
+        return {"regions": regions, "pending": [asdict(p) for p in self.pending],
+                "problem_files": [asdict(p) for p in self.problems]}
+
+
+def _unmatched_reason(ret, conn) -> str:
+    if ret["status"] == "unreadable":
+        found = db.findings_for(conn, ret["id"])
+        return found[0].message if found else "无法读取"
+    summary = json.loads(ret["summary_json"] or "{}")
+    unit, project = summary.get("unit") or "（未填）", summary.get("project") or "（未填）"
+    return f"未能与名单匹配（表中实施单位“{unit}”，项目名称“{project}”）"
+
+
+def problem_files(conn) -> list[ProblemFile]:
+    """Every received file that is not counted as a return, with where it came from and why."""
+    out: list[ProblemFile] = []
+    for ret in db.unmatched_returns(conn):
+        first = next(iter(db.receipts_for(conn, ret["sha256"])), None)
+        out.append(ProblemFile(first["original_name"] if first else ret["sha256"][:12], first["sender"] if first else "",
+                               ret["received_at"], first["source"] if first else "", _unmatched_reason(ret, conn),
+                               ret["sha256"]))
+    aside: dict[str, list] = {}
+    for r in db.set_aside_receipts(conn):      # the same logo arrives with every mail: list it once
+        aside.setdefault(r["sha256"], []).append(r)
+    for sha, (r, *more) in aside.items():
+        times = f"（同一文件共收到 {len(more) + 1} 次）" if more else ""
+        out.append(ProblemFile(r["original_name"], r["sender"], r["received_at"], r["source"], r["set_aside"] + times, sha))
+    out.sort(key=lambda p: (p.received_at, p.name))
+    return out
 
 
 def compute_status(conn) -> Status:
@@ -85,10 +131,21 @@ def compute_status(conn) -> Status:
     regions_sorted = [by_region[k] for k in sorted(by_region, key=lambda k: (
         by_region[k].code[:2], "" if by_region[k].level == "province" else by_region[k].code[:4],
         order[by_region[k].level], k))]
-    return Status(overall, regions_sorted, pending, len(db.unmatched_returns(conn)))
+    return Status(overall, regions_sorted, pending, len(db.unmatched_returns(conn)), problem_files(conn))
 
 
 LEVEL_ZH = {"overall": "全部", "province": "省", "city": "市", "county": "县（区）"}
+SOURCE_ZH = {"folder": "文件夹", "zip": "压缩包", "imap": "邮箱", "web": "网页"}
+PROBLEM_SHEET = "未处理文件"
+
+
+def local_time(iso: str) -> str:
+    """Ledger UTC text as the clerk's local time, to the minute."""
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
 
 
 def write_status_workbook(status: Status, path: Path) -> Path:
@@ -123,5 +180,15 @@ def write_status_workbook(status: Status, path: Path) -> Path:
         ps.set_column(c, c, w)
     ps.freeze_panes(1, 0)
     ps.autofilter(0, 0, max(1, len(status.pending)), len(cols2) - 1)
+    us = wb.add_worksheet(PROBLEM_SHEET)
+    cols3 = ("原文件名", "发件人", "收到时间", "来源", "原因")
+    for c, h in enumerate(cols3):
+        us.write_string(0, c, h, head)
+    for i, p in enumerate(status.problems, 1):
+        for c, v in enumerate((p.name, p.sender, local_time(p.received_at), SOURCE_ZH.get(p.source, p.source), p.reason)):
+            us.write_string(i, c, v)
+    for c, w in enumerate((36, 30, 18, 8, 60)):
+        us.set_column(c, c, w)
+    us.freeze_panes(1, 0)
     wb.close()
     return path

@@ -38,13 +38,17 @@ MAIL_DEFAULTS: dict[str, object] = {
     "smtp_port": 25,
     "smtp_security": "none",
     "smtp_user": "",
+    "smtp_password": "",
     "sender": "",
     "imap_host": "127.0.0.1",
     "imap_port": 143,
     "imap_security": "none",
     "imap_user": "",
+    "imap_password": "",
     "imap_folder": "INBOX",
     "rate_per_minute": 30,
+    "contact_name": "",
+    "contact_phone": "",
 }
 
 _MAIL_COMMENTS = {
@@ -52,13 +56,17 @@ _MAIL_COMMENTS = {
     "smtp_port": "发信服务器端口：不加密一般为 25，starttls 一般为 587，ssl 一般为 465",
     "smtp_security": "发信加密方式：none（不加密）/ starttls / ssl",
     "smtp_user": "发信登录账号；留空表示服务器无需登录",
-    "sender": "发件人地址，例如 ybj@example.gov.cn",
+    "smtp_password": "发信登录密码（或授权码）。可写在这里，也可不写而改设环境变量 XLPERF_SMTP_PASSWORD（两者都有时以环境变量为准）",
+    "sender": "发件人地址（必填才能发信），例如 ybj@example.gov.cn 或 \"绩效办 <jxb@example.gov.cn>\"",
     "imap_host": "收信服务器（IMAP）地址",
     "imap_port": "收信服务器端口：不加密一般为 143，ssl 一般为 993",
     "imap_security": "收信加密方式：none / starttls / ssl",
     "imap_user": "收信登录账号",
+    "imap_password": "收信登录密码（或授权码）。可写在这里，也可改设环境变量 XLPERF_IMAP_PASSWORD（两者都有时以环境变量为准）",
     "imap_folder": "从哪个邮箱文件夹收取回传表格",
     "rate_per_minute": "每分钟最多发送的邮件数，避免被邮件服务器当作垃圾邮件拦截",
+    "contact_name": "邮件正文中的联系人姓名，例如 张三（留空则不写联系人）",
+    "contact_phone": "邮件正文中的联系电话，例如 0731-88888888",
 }
 
 
@@ -147,6 +155,8 @@ class Workspace:
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.config.items() if k not in ("password", "secret")}
         shown.update({k: "***" for k in ("password", "secret") if k in self.config})
+        if isinstance(shown.get("mail"), dict):
+            shown["mail"] = {k: ("***" if "password" in k and v else v) for k, v in shown["mail"].items()}
         return f"Workspace(root={str(self.root)!r}, config={shown!r})"
 
     __str__ = __repr__

@@ -178,7 +178,7 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
             else:   # no key: the visible pre-fill is compared with the embedded one, and the report says so
                 res = checker.check(f, form_hint=form_hint, extra=[unverified_checker()])
             results.append(res)
-            if feedback_dir and res.readable and res.findings:
+            if feedback_dir and res.readable and (res.errors or res.warnings):   # an info line alone needs no copy
                 from .judge.feedback import write_feedback
                 try:
                     out = write_feedback(f, res, feedback_dir)

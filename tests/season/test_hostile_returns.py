@@ -596,6 +596,14 @@ def copy_identity(donor: Path, into: Path) -> None:
     wb.save(into)
 
 
+def zipfile_text(data: bytes) -> bytes:
+    """Every part of an xlsx, unzipped, as one byte string (to look for a unit's name in it)."""
+    import io
+    import zipfile
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return b"".join(z.read(n) for n in z.namelist())
+
+
 def test_a_copied_identity_sheet_never_takes_over_another_units_return(ws, tmp_path):
     import time
     files = sorted(ws.outbox.glob("*.xlsx"))
@@ -629,9 +637,14 @@ def test_a_copied_identity_sheet_never_takes_over_another_units_return(ws, tmp_p
     assert "Traceback" not in reminded.text
     from email import policy
     from email.parser import BytesParser
+    y_unit = y.name.split("_")[1]
     for eml in (ws.root / "sent").glob("*催报*.eml"):
         msg = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
-        assert x_unit not in str(msg["Subject"]) or not list(msg.iter_attachments())
+        if x_unit not in str(msg["Subject"]):
+            continue
+        for part in msg.iter_attachments():     # X may get its own pre-filled workbook again, never Y's data
+            assert y_unit not in (part.get_filename() or "")
+            assert y_unit.encode() not in zipfile_text(part.get_content())
 
 
 def test_standalone_check_compares_visible_prefill_with_the_signed_one(ws, tmp_path):

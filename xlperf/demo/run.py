@@ -134,7 +134,7 @@ def _status(ws, say):
 def _aggregate(ws, say) -> Path:
     from ..province.workspace import aggregate_workspace
     out = ws.reports_dir / f"{ws.year}年度自评汇总表.xlsx"
-    summary = aggregate_workspace(ws, out, csv_dir=ws.reports_dir / "csv")
+    aggregate_workspace(ws, out, csv_dir=ws.reports_dir / "csv")
     say(f"8. 全省汇总：{out}（CSV 导出：{ws.reports_dir / 'csv'}）")
     return out
 

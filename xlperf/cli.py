@@ -104,9 +104,9 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
         res = check(f, form_hint=form_hint)
         results.append(res)
         if feedback_dir and res.readable:
-            from .judge.feedback import write_feedback
+            from .judge.correction import write_correction
             try:
-                out = write_feedback(f, res, feedback_dir)
+                out = write_correction(f, res, feedback_dir)
                 if not as_json:
                     console.print(f"反馈副本：{out}")
             except Exception as exc:  # noqa: BLE001 — a feedback failure must not hide the check

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
@@ -39,6 +40,11 @@ class TemplateOptions:
     lock: frozenset[str] = frozenset()          # pre-filled groups to lock: "header", "funds", "targets"
     meta: dict[str, str] = field(default_factory=dict)   # extra rows for `_xlperf` (identity, signature)
     generated_at: str = ""                      # ISO timestamp; default now (UTC)
+    # What the province pre-filled, when `data` also carries a county's own entries (a
+    # correction copy): only these values are locked. None: everything in `data` is pre-fill.
+    prefill: FormData | None = None
+    marks: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)  # (row, col) → (severity, comment)
+    add_sheets: Callable[[object, Layout], None] | None = None   # called with the xlsxwriter workbook
 
 
 def a1(r: int, c: int, absolute: bool = False) -> str:
@@ -53,6 +59,12 @@ def _num(v: object) -> float | None:
     if v is None or v == "":
         return None
     return parse_amount(v).value
+
+
+def _shown(v: object) -> object:
+    """A number where the value is one, else the text as typed (a correction copy keeps "满分")."""
+    x = _num(v)
+    return x if x is not None else (v if isinstance(v, str) and v.strip() else None)
 
 
 class _Sheet:
@@ -116,11 +128,40 @@ def write_template(spec: FormSpec, year: int, target: str | Path | io.BytesIO,
         fmt = _Formats(wb, spec)
         lists = _write_lists(wb, spec)
         _write_body(wb, ws, spec, year, lay, data, opts, fmt, lists)
+        _write_marks(wb, ws, opts.marks)
+        if opts.add_sheets:
+            opts.add_sheets(wb, lay)
         _write_meta(wb, spec, year, opts)
         ws.activate()
     finally:
         wb.close()
     return lay
+
+
+MARK_FILLS = {"error": ("#FFC7CE", "#9C0006"), "warning": ("#FFEB9C", "#9C5700")}
+
+
+def _write_marks(wb, ws: _Sheet, marks: dict[tuple[int, int], tuple[str, str]]) -> None:
+    """Problem cells: shaded (by a conditional format, so the cell keeps its lock and number
+    format) and explained in a comment."""
+    fills = {k: wb.add_format({"bg_color": bg, "font_color": fg}) for k, (bg, fg) in MARK_FILLS.items()}
+    for (r, c), (severity, text) in sorted(marks.items()):
+        if severity in fills:
+            ws.conditional_format(r, c, r, c, {"type": "formula", "criteria": "=TRUE", "format": fills[severity]})
+        ws.write_comment(r, c, text, {"author": "xlperf", "x_scale": 2.4, "y_scale": 1 + 0.6 * text.count("\n")})
+
+
+def _is_prefilled(opts: TemplateOptions) -> Callable[[str, object], bool]:
+    """Whether a value at a place ("header:unit", "funds:current:budget", "goal", "ind:…") was pre-filled."""
+    pre = opts.prefill
+    if pre is None:
+        return lambda place, value: value not in (None, "")
+    places = {f"header:{k}" for k, v in pre.header.items() if v not in (None, "")}
+    places |= {f"funds:{l.key}:{k}" for l in pre.funds for k, v in l.values.items() if v not in (None, "")}
+    if pre.goal_planned:
+        places.add("goal")
+    places |= {f"ind:{i.level1}:{i.level2}:{i.name}" for i in pre.indicators if i.name}
+    return lambda place, value: value not in (None, "") and place in places
 
 
 def _write_lists(wb, spec: FormSpec) -> dict[str, str]:
@@ -183,6 +224,7 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
     ws.print_area(0, 0, lay.print_last_row, last_col)
 
     # Header: label / value pairs.
+    prefilled = _is_prefilled(opts)
     lock_header = "header" in opts.lock
     widths = column_widths(spec, lay)
     for r, pairs in lay.header:
@@ -190,7 +232,7 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
         for key, label, lc, vc0, vc1 in pairs:
             put(r, lc, lc, label, fmt.get(bold=True))
             value = data.header.get(key)
-            locked = lock_header and value not in (None, "")
+            locked = lock_header and prefilled(f"header:{key}", value)
             put(r, vc0, vc1, value, fmt.get(locked=locked, align="left"))
             name(key, r, vc0)
 
@@ -221,8 +263,9 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
                     continue  # summed below, once the sources are known
                 v = _num(line.values.get(c.key)) if line else None
                 vals[c.key] = v
-                locked = lock_funds and v is not None
-                put(r, c0, c1, v, fmt.get(locked=locked, num=MONEY_FMT, align="right"))
+                locked = lock_funds and prefilled(f"funds:{frow.key}:{c.key}", v)
+                put(r, c0, c1, _shown(line.values.get(c.key)) if line else None,
+                    fmt.get(locked=locked, num=MONEY_FMT, align="right"))
                 if not locked:
                     money_inputs.append((r, c0))
             name(f"funds_{frow.key}_{c.key}", r, c0)
@@ -279,7 +322,7 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
     put(lay.goal_head_row, 0, 0, spec.goal_label, fmt.get(bold=True), r1=lay.goal_text_row)
     put(lay.goal_head_row, *lay.goal_planned_cols, spec.goal_planned, fmt.get(bold=True))
     put(lay.goal_head_row, *lay.goal_actual_cols, spec.goal_actual, fmt.get(bold=True))
-    lock_goal = "targets" in opts.lock and bool(data.goal_planned)
+    lock_goal = "targets" in opts.lock and prefilled("goal", data.goal_planned)
     put(lay.goal_text_row, *lay.goal_planned_cols, data.goal_planned, fmt.get(locked=lock_goal, align="left"))
     put(lay.goal_text_row, *lay.goal_actual_cols, data.goal_actual, fmt.get(locked=False, align="left"))
     ws.set_row(lay.goal_head_row, 20)
@@ -306,11 +349,12 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
             put(g2.first, ic["level2"], ic["level2"], g2.name, fmt.get(locked=lock_targets), r1=g2.last)
     for i, line in enumerate(lay.rows):
         r = lay.ind_first + i
-        ws.set_row(r, 26, row_unlocked)
         line = line or IndicatorLine()
-        pre = lock_targets and bool(line.name)
+        texts = ((line.name, ic["name"]), (line.reason, ic["reason"]), (line.target, ic["target"]), (line.actual, ic["actual"]))
+        ws.set_row(r, row_height(max(lines_needed(str(t or ""), widths[c]) for t, c in texts), 26), row_unlocked)
+        pre = lock_targets and bool(line.name) and prefilled(f"ind:{line.level1}:{line.level2}:{line.name}", line.name)
         cells = {"name": line.name, "target": line.target, "actual": line.actual,
-                 "weight": _num(line.weight), "score": _num(line.score), "reason": line.reason}
+                 "weight": _shown(line.weight), "score": _shown(line.score), "reason": line.reason}
         for key, value in cells.items():
             locked = pre and key in ("name", "target", "weight")
             num = SCORE_FMT if key in ("weight", "score") else None

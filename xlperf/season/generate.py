@@ -71,6 +71,21 @@ def render(ws: Workspace, spec: FormSpec, row: RosterRow, roster_id: int, genera
     return buf.getvalue()
 
 
+def correction_inputs(ws: Workspace, conn, roster_id: int) -> dict:
+    """What a correction copy of a roster row's return is built on: the form, its approved
+    pre-fill and a freshly signed identity (keyword arguments for judge's `write_correction`)."""
+    spec = load_form(ws.form)
+    row = next((r for r in rows_from_db(conn)
+                if r.key == next(((x["unit_code"], x["project_code"]) for x in db.roster_rows(conn)
+                                  if x["id"] == roster_id), None)), None)
+    if row is None:
+        return {}
+    data = form_data_for(row, spec)
+    meta = sign(ws.secret, identity_for(row, roster_id, spec, ws.year), data)
+    return {"spec": spec, "year": ws.year, "prefill": data, "options": TemplateOptions(
+        password=ws.password, lock=frozenset({"header", "funds", "targets"}), meta=meta)}
+
+
 def generate(ws: Workspace, *, progress: bool = False) -> GenerateReport:
     spec = load_form(ws.form)
     report = GenerateReport()

@@ -10,9 +10,10 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from ..judge.feedback import write_feedback
+from ..judge.correction import write_correction
 from ..judge.serialize import result_from_json
 from . import db, store
+from .generate import correction_inputs
 from .mail import Sender
 from .send import SendReport, deadline_text, deliver
 from .status import Pending, compute_status
@@ -53,8 +54,9 @@ def remind(ws: Workspace, *, dry_run: bool = False, batch: str | None = None, se
                     name = next((r["original_name"] for r in db.receipts_for(conn, p.sha256)), src.name)
                     ret = db.return_by_sha(conn, p.sha256)
                     result = result_from_json(json.loads(ret["summary_json"] or "{}"), db.findings_for(conn, ret["id"]))
-                    attachments.append(write_feedback(src, result, ws.feedback_dir / p.sha256[:12],
-                                                      f"{Path(name).stem}_反馈.xlsx"))
+                    attachments.append(write_correction(src, result, ws.feedback_dir / p.sha256[:12],
+                                                        f"{Path(name).stem}_更正.xlsx",
+                                                        **correction_inputs(ws, conn, p.roster_id)))
             return (f"【催报】{ws.year}年度项目支出绩效目标自评表（{pend[0].unit_name}）",
                     reminder_body(ws, pend[0].unit_name, items), attachments, [p.roster_id for p in pend])
 

@@ -169,7 +169,11 @@ def roster_template_cmd(output: Path) -> None:
     from .season.roster_template import write_roster_template
     if output.exists():
         raise XlperfError(f"文件已存在：{output}", code="output-exists")
-    write_roster_template(output)
+    form = None
+    if Path("xlperf.yaml").exists():   # inside a workspace: ask only what its form has a place for
+        from .form.spec import load_form
+        form = load_form(_open(Path(".")).form)
+    write_roster_template(output, form=form)
     console.print(f"已生成名单模板：{output}")
 
 

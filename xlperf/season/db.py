@@ -129,6 +129,10 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX findings_return ON findings(return_id)",
         "CREATE INDEX receipts_sha ON receipts(sha256)",
     ),
+    (   # the roster's 联系电话 and approved 年度总体目标, pre-filled into the form
+        "ALTER TABLE roster ADD COLUMN phone TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE roster ADD COLUMN goal TEXT NOT NULL DEFAULT ''",
+    ),
 ]
 SCHEMA_VERSION: int = len(MIGRATIONS)
 
@@ -247,7 +251,7 @@ def _check(value: object, allowed: Sequence[object], what: str) -> None:
 # ---------------------------------------------------------------- roster
 
 ROSTER_FIELDS = ("unit_code", "unit_name", "region_code", "region_name", "department", "contact",
-                 "email", "project_name", "project_code", "initial_budget", "budget", "row_no")
+                 "email", "project_name", "project_code", "initial_budget", "budget", "row_no", "phone", "goal")
 TARGET_FIELDS = ("seq", "level1", "level2", "name", "weight", "target", "row_no")
 
 
@@ -260,7 +264,7 @@ def upsert_roster_row(conn: sqlite3.Connection, fields: dict) -> int:
     conn.execute(
         f"INSERT INTO roster ({cols}, active) VALUES ({marks}, 1) "
         f"ON CONFLICT (unit_code, project_code) DO UPDATE SET {updates}, active = 1",
-        [fields[c] for c in ROSTER_FIELDS])
+        [fields.get(c, "") if c in ("phone", "goal") else fields[c] for c in ROSTER_FIELDS])   # newer columns
     roster_id = roster_id_for(conn, fields["unit_code"], fields["project_code"])
     assert roster_id is not None
     return roster_id

@@ -27,7 +27,7 @@ def expected_rows(conn) -> list[Expected]:
 def workspace_entries(conn, expected: list[Expected]) -> list[Entry]:
     by_id = {e.roster_id: e for e in expected}
     entries = []
-    for r in db.latest_returns(conn):
+    for r in db.all_returns(conn):     # superseded and unmatched ones too: the summary lists and counts them
         name = next((x["original_name"] for x in db.receipts_for(conn, r["sha256"])), r["sha256"][:12])
         d = json.loads(r["summary_json"] or "{}")
         d["path"] = name

@@ -457,6 +457,14 @@ def latest_returns(conn: sqlite3.Connection, *, include_inactive: bool = False) 
         f"WHERE r.superseded_by IS NULL {active} ORDER BY ro.row_no, ro.id").fetchall()
 
 
+def all_returns(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Every return received, current or superseded, matched or not (returns of roster rows
+    dropped from the roster left out), oldest first: what a summary counts as 收到文件."""
+    return conn.execute(
+        "SELECT r.* FROM returns r LEFT JOIN roster ro ON ro.id = r.roster_id "
+        "WHERE r.roster_id IS NULL OR ro.active = 1 ORDER BY r.received_at, r.id").fetchall()
+
+
 def returns_for(conn: sqlite3.Connection, roster_id: int) -> list[sqlite3.Row]:
     """Every return of a roster row, oldest first (the history a clerk asks about)."""
     return conn.execute("SELECT * FROM returns WHERE roster_id = ? ORDER BY received_at, id",

@@ -90,7 +90,7 @@ def template_cmd(form: str, year: int, output: Path, password: str | None, force
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="输出一个 JSON 文档")
 @click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="为每个文件生成标注问题的反馈副本，写入该目录")
+              help="为每个文件生成更正表（重新生成、保留已填内容、标注问题），写入该目录")
 @click.option("--form", "form_hint", default=None, help="优先按此表式识别")
 @friendly
 def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None, form_hint: str | None) -> None:

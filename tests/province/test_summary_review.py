@@ -80,7 +80,7 @@ def test_percentages_read_as_percentages_in_the_indicator_sheet_and_the_csv(tmp_
 
 
 def test_province_own_units_sit_at_province_level_and_times_are_beijing_time(tmp_path):
-    own, county = _expected(1, "430000", "湖南省"), _expected(2)
+    own, county = _expected(1, "430000", "湖南省本级"), _expected(2)     # as a clerk names the region
     entries = [Entry(_result("own.xlsx", []), own, "own.xlsx", "2025-03-01T02:30:00+00:00"),
                Entry(_result("c.xlsx", []), county, "c.xlsx", "2025-03-01T16:00:00+00:00")]
     s = summarize(entries, [own, county], year=2024, form=SPEC.id, produced_from="test")
@@ -88,6 +88,7 @@ def test_province_own_units_sit_at_province_level_and_times_are_beijing_time(tmp
     assert [r["received_at"] for r in projects.rows] == ["2025-03-01 10:30:00", "2025-03-02 00:00:00"]
     assert "北京时间" in next(c.title for c in projects.columns if c.key == "received_at")
     assert (projects.rows[0]["province"], projects.rows[0]["city"]) == ("湖南省", "省本级")
+    assert [r["name"] for r in s.tables["regions"].rows if r["level"] == "省"] == ["湖南省"]
     region = next(r for r in s.tables["regions"].rows if r["name"] == "湖南省本级")
     assert (region["level"], region["parent"]) == ("省本级", "430000")
     out = write_summary(s, tmp_path / "汇总.xlsx")

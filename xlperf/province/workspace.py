@@ -43,7 +43,7 @@ def aggregate_workspace(ws: Workspace, out: Path, *, csv_dir: Path | None = None
         entries = workspace_entries(conn, expected)
     finally:
         conn.close()
-    summary = summarize(entries, expected, year=ws.year, form=ws.form, produced_from=f"工作区 {ws.root}")
+    summary = summarize(entries, expected, year=ws.year, form=ws.form, produced_from=f"工作区 {ws.root.resolve()}")
     out.parent.mkdir(parents=True, exist_ok=True)
     write_summary(summary, out)
     if csv_dir:

@@ -32,6 +32,7 @@ _A1 = re.compile(r"(?<![A-Za-z0-9])([A-Z]{1,3}[1-9][0-9]*)(?![0-9])")
 # What writing the form anew puts right by itself: protection, formulas, the approved pre-fill.
 RESTORED = {"protection-removed", "formula-tampered", "target-changed"}
 RESTORED_MARK = "已恢复"
+COMPUTED_MARK = "自动计算"
 _OWN_META = ("form_id", "form_version", "year", "generated_at", "generator")   # the writer adds these itself
 
 
@@ -148,6 +149,18 @@ def cell_map(loc: Located, data: FormData, carried: dict[int, IndicatorLine], la
     return out
 
 
+def computed_cells(lay: Layout) -> set[tuple[int, int]]:
+    """Cells the form computes itself: a wrong value found there is put right by writing the form anew."""
+    fc, total = lay.funds_cols, lay.funds_rows.get("total")
+    out = {(r, fc["rate"][0]) for r in lay.funds_rows.values() if "rate" in fc}
+    if total is not None:
+        out |= {(total, fc[k][0]) for k in ("initial_budget", "budget", "spent", "score") if k in fc}
+    ic = lay.ind_cols
+    out |= {(lay.total_row, ic["weight"]), (lay.total_row, ic["score"]), (lay.grade_row, ic["score"]),
+            (lay.check_title_row, 0)}
+    return out
+
+
 def _message(f: Finding, moved: dict[str, tuple[int, int]]) -> str:
     """The finding's text with the return's cell addresses replaced by the copy's."""
     return _A1.sub(lambda m: a1(*moved[m.group(1)]) if m.group(1) in moved else m.group(1), f.message)
@@ -205,17 +218,20 @@ def write_correction(src: str | Path, result: CheckResult, outdir: str | Path, n
     moved = cell_map(loc, data, carried, lay)
     marks: dict[tuple[int, int], list[Finding]] = defaultdict(list)
     rows: list[tuple[str, str, str]] = []
-    computed = set(loc.formula_cells.values())
+    computed = computed_cells(lay)
     for f in result.findings:
         where = moved.get(f.cell) if f.sheet in ("", loc.sheet) else None
         text = _message(f, moved)
-        if f.code in RESTORED or (f.cell and f.cell in computed):
+        if f.code in RESTORED or (f.cell and f.cell in loc.formula_cells.values()):
             rows.append((RESTORED_MARK, a1(*where) if where else "", text + "（本更正表已恢复，无需处理）"))
+            continue
+        if where in computed:
+            rows.append((COMPUTED_MARK, a1(*where), text + "（本更正表已按公式自动计算，无需处理）"))
             continue
         if where is not None:
             marks[where].append(f)
         rows.append((f.severity, a1(*where) if where else "", text))
-    order = {ERROR: 0, WARNING: 1, RESTORED_MARK: 3}
+    order = {ERROR: 0, WARNING: 1, RESTORED_MARK: 3, COMPUTED_MARK: 3}
     rows.sort(key=lambda row: order.get(row[0], 2))   # what the clerk must do first, what we put right last
     opts = options or TemplateOptions(
         password=secrets.token_urlsafe(9),

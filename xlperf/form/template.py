@@ -351,7 +351,8 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
         r = lay.ind_first + i
         line = line or IndicatorLine()
         texts = ((line.name, ic["name"]), (line.reason, ic["reason"]), (line.target, ic["target"]), (line.actual, ic["actual"]))
-        ws.set_row(r, row_height(max(lines_needed(str(t or ""), widths[c]) for t, c in texts), 26), row_unlocked)
+        ws.set_row(r, row_height(max(lines_needed(str(t or ""), widths[c], bold=False) for t, c in texts), 26),
+                   row_unlocked)
         pre = lock_targets and bool(line.name) and prefilled(f"ind:{line.level1}:{line.level2}:{line.name}", line.name)
         cells = {"name": line.name, "target": line.target, "actual": line.actual,
                  "weight": _shown(line.weight), "score": _shown(line.score), "reason": line.reason}
@@ -494,9 +495,9 @@ def text_units(text: str) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
-def lines_needed(text: str, width: float) -> int:
-    """Lines a wrapped label takes in a column `width` units wide (bold 11 pt, with padding)."""
-    usable = max(1.0, width - 1.5) / 1.1
+def lines_needed(text: str, width: float, bold: bool = True) -> int:
+    """Lines a wrapped text takes in a column `width` units wide (11 pt, with padding; bold is wider)."""
+    usable = max(1.0, width - 1.5) / (1.1 if bold else 1.0)
     return max(1, -(-text_units(text) // int(usable)))
 
 

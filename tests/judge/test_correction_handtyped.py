@@ -47,3 +47,15 @@ def test_a_hand_typed_form_with_a_zero_total_row_gets_a_correction_copy_that_com
     ws, r0, sc, r1, _ = named(wb, "ind_score")
     score = next(ws.cell(r, sc) for r in range(r0, r1 + 1) if ws.cell(r, sc).value == 30)
     assert score.comment is not None and "超过分值" in score.comment.text
+
+
+def test_a_form_with_only_the_total_row_filled_keeps_its_money_in_the_correction_copy():
+    from xlperf.form.model import FormData, FundsLine
+    from xlperf.form.spec import load_form
+    from xlperf.judge.correction import merge_entries
+    spec = load_form("project-county")
+    typed = FormData(funds=[FundsLine("total", "年度资金总额：", {"budget": 320.0, "spent": 300.0}),
+                            FundsLine("current", "其中：本年财政拨款", {"budget": "—", "spent": None})])
+    data, _ = merge_entries(spec, typed, None)
+    # Our 年度资金总额 row is a sum, so the figures go to the first source and the sum shows them again.
+    assert [(l.key, l.values) for l in data.funds] == [("current", {"budget": 320.0, "spent": 300.0})]

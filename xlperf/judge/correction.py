@@ -62,6 +62,11 @@ def _typed(value: object, fmt: str = "") -> object:
     return value
 
 
+def _num(v: object) -> float | None:
+    from ..form.values import parse_amount
+    return None if _blank(v) else parse_amount(v).value
+
+
 def _blank(v: object) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
@@ -85,6 +90,17 @@ def merge_entries(spec: FormSpec, entered: FormData, prefill: FormData | None) -
                 values[k] = _typed(given.values[k], given.formats.get(k, ""))
         if values:
             out.funds.append(FundsLine(frow.key, frow.label, values))
+    total = entered.funds_line(spec.funds_rows[0].key)
+    if total and len(spec.funds_rows) > 1:
+        # Only the 年度资金总额 row filled: in our form that row is a sum, so its figures go to the first source.
+        first = spec.funds_rows[1]
+        line = next((l for l in out.funds if l.key == first.key), None) or FundsLine(first.key, first.label)
+        for k in inputs:
+            sources = [l for l in out.funds if _num(l.values.get(k)) is not None]   # "—" is not a figure
+            if not sources and _num(total.values.get(k)):
+                line.values[k] = _typed(total.values[k], total.formats.get(k, ""))
+        if line.values and line not in out.funds:
+            out.funds.insert(0, line)
     out.goal_planned = pre.goal_planned or entered.goal_planned
     out.goal_actual = entered.goal_actual
 

@@ -10,6 +10,8 @@ need=()
 command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui)
 /usr/bin/python3 -c "import uno" >/dev/null 2>&1 || need+=(python3-uno)
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
+# A Chinese font, so the tests that measure labels in LibreOffice measure real glyphs.
+fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   echo "Installing system packages: ${need[*]}"

@@ -284,7 +284,7 @@ def status_cmd(workspace: Path, export: Path | None) -> None:
 @click.option("--dry-run", is_flag=True, help="不发送，只写出 .eml 文件")
 @friendly
 def remind_cmd(workspace: Path, dry_run: bool) -> None:
-    """提醒未提交和有错误的单位（有错误的附上反馈表）。"""
+    """提醒未提交和有错误的单位（有错误的附上更正表）。"""
     from .season.remind import remind
     ws = _open(workspace)
     rep = remind(ws, dry_run=dry_run)

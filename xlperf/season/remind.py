@@ -26,7 +26,7 @@ def reminder_body(ws: Workspace, unit_name: str, items: list[tuple[Pending, list
         if p.reason == "未提交":
             parts.append(f"■ {p.project_name}：尚未收到自评表，请尽快填写并回复本邮件提交。")
         else:
-            parts.append(f"■ {p.project_name}：已收到的自评表有 {p.errors} 个错误，请按附件中的反馈表（已标出问题单元格）修改后重新提交：")
+            parts.append(f"■ {p.project_name}：已收到的自评表有 {p.errors} 个错误，请在附件中的更正表（已保留您填写的内容并标出问题单元格）中修改后重新提交：")
             parts.extend(f"    - {f.message}" for f in findings if f.severity == "error")
     return "\n".join(parts) + "\n\n谢谢配合。\n"
 

@@ -142,7 +142,7 @@ def template_cmd(form: str, year: int, output: Path, password: str | None, force
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="文件或文件夹...")
 @click.option("--json", "as_json", is_flag=True, help="输出一个 JSON 文档")
 @click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="为有问题的文件生成标注问题的反馈副本，写入该目录")
+              help="为有问题的文件生成更正表（重新生成、保留已填内容、标注问题），写入该目录")
 @click.option("--form", "form_hint", default=None, help="优先按此表式识别")
 @click.option("-w", "--workspace", "workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="按该工作区的名单和签名密钥校验，结论与 collect 相同（在工作区文件夹中运行时自动使用）")
@@ -171,21 +171,25 @@ def check_cmd(files: tuple[Path, ...], as_json: bool, feedback_dir: Path | None,
                 from .season.collect import assess
                 from .season.db import roster_row
                 res, roster_id, matched_by, _ = assess(ws, conn, f, str(f), checker=checker)
+                if roster_id is not None:
+                    from .season.generate import correction_inputs
+                    inputs = correction_inputs(ws, conn, roster_id)
                 row = None if roster_id is None else roster_row(conn, roster_id)
                 matches.append(None if row is None else {"unit_code": row["unit_code"], "unit_name": row["unit_name"],
                                                          "project_code": row["project_code"],
                                                          "project_name": row["project_name"], "matched_by": matched_by})
             else:   # no key: the visible pre-fill is compared with the embedded one, and the report says so
                 res = checker.check(f, form_hint=form_hint, extra=[unverified_checker()])
+                roster_id = None
             results.append(res)
             if feedback_dir and res.readable and (res.errors or res.warnings):   # an info line alone needs no copy
-                from .judge.feedback import write_feedback
+                from .judge.correction import write_correction
                 try:
-                    out = write_feedback(f, res, feedback_dir)
+                    out = write_correction(f, res, feedback_dir, **(inputs if roster_id is not None else {}))
                     if not as_json:
-                        console.print(f"反馈副本：{out}", highlight=False, soft_wrap=True)
+                        console.print(f"更正表：{out}", highlight=False, soft_wrap=True)
                 except Exception as exc:  # noqa: BLE001 — a feedback failure must not hide the check
-                    err_console.print(f"[yellow]无法生成反馈副本[/yellow] {escape(f'{f}：{exc}')}", soft_wrap=True)
+                    err_console.print(f"[yellow]无法生成更正表[/yellow] {escape(f'{f}：{exc}')}", soft_wrap=True)
             if not as_json:
                 print_result(console, res)
                 if ws is not None and res.readable and res.form:
@@ -258,7 +262,11 @@ def roster_template_cmd(output: Path) -> None:
     _xlsx_output(output)
     if output.exists():
         raise XlperfError(f"文件已存在：{output}", code="output-exists")
-    write_roster_template(output)
+    form = None
+    if Path("xlperf.yaml").exists():   # inside a workspace: ask only what its form has a place for
+        from .form.spec import load_form
+        form = load_form(_open(Path(".")).form)
+    write_roster_template(output, form=form)
     console.print(f"已生成名单模板：{output}")
 
 
@@ -458,7 +466,7 @@ def show_cmd(unit: str, project: str | None, workspace: Path, as_json: bool) -> 
 @click.option("--dry-run", is_flag=True, help="只预览：写出 .eml 文件，不发送，也不记为已催报")
 @friendly
 def remind_cmd(workspace: Path, dry_run: bool) -> None:
-    """提醒未提交和有错误的单位（有错误的附上反馈表）。"""
+    """提醒未提交和有错误的单位（有错误的附上更正表）。"""
     from .season.remind import remind
     ws = _open(workspace)
     rep = remind(ws, dry_run=dry_run)

@@ -175,12 +175,15 @@ def test_check_command_exit_codes_json_and_feedback(template, tmp_path):
     assert runner.invoke(main, ["check", "--feedback", str(out), str(bad)]).exit_code == 1
     assert hashlib.sha256(bad.read_bytes()).hexdigest() == before
     fb = next(out.glob("*.xlsx"))
+    assert fb.name == "bad_更正.xlsx"                        # a fresh correction copy, not a marked-up return
     wb = openpyxl.load_workbook(fb)
-    issues = wb["问题清单"]
-    assert any(row[2] == "score-range" for row in issues.iter_rows(min_row=2, values_only=True))
-    c = wb[SPEC.sheet][score_cell(bad, 0)]
-    assert c.comment is not None and "超过分值" in c.comment.text and c.fill.fgColor.rgb.endswith("FFC7CE")
-    assert wb[SPEC.sheet].protection.sheet                  # still the county's protected form
+    issues = [row for row in wb["问题清单"].iter_rows(min_row=3, values_only=True)]
+    assert any("超过分值" in row[3] for row in issues)
+    assert not any("score-range" in str(v) for row in issues for v in row)   # Chinese only
+    c = wb[SPEC.sheet][score_cell(fb, 0)]
+    assert c.comment is not None and "超过分值" in c.comment.text
+    assert any(c.coordinate in str(cf.sqref) for cf in wb[SPEC.sheet].conditional_formatting)   # shaded
+    assert wb[SPEC.sheet].protection.sheet                  # a protected form again
 
 
 def test_a_workbook_without_the_form_and_an_empty_one_say_so(tmp_path):

@@ -140,11 +140,11 @@ def test_the_whole_loop_with_real_mail_servers(tmp_path, smtp_server, imap_serve
     rep = remind(ws)
     reminders = smtp_server.messages[4:]
     assert len(rep.sent) == len(reminders) >= 1
-    with_feedback = [m for m in reminders if any(a.get_filename().endswith("_反馈.xlsx") for a in m.iter_attachments())]
+    with_feedback = [m for m in reminders if any(a.get_filename().endswith("_更正.xlsx") for a in m.iter_attachments())]
     assert len(with_feedback) == 1
     fb = next(a for a in with_feedback[0].iter_attachments())
     wb = openpyxl.load_workbook(io.BytesIO(fb.get_content()))
-    assert any(r[2] == "score-range" for r in wb["问题清单"].iter_rows(min_row=2, values_only=True))
+    assert any("超过分值" in r[3] for r in wb["问题清单"].iter_rows(min_row=3, values_only=True))
 
 
 def test_tampering_and_forged_identity_are_flagged(tmp_path):
@@ -171,10 +171,14 @@ def test_tampering_and_forged_identity_are_flagged(tmp_path):
     assert "signature-invalid" in codes["forged.xlsx"]
     # The reminder's feedback copy lists the same findings as the ledger, signature checks included.
     remind(ws, dry_run=True)
-    copies = list(ws.feedback_dir.rglob("changed_反馈.xlsx"))
+    copies = list(ws.feedback_dir.rglob("changed_更正.xlsx"))
     assert len(copies) == 1
-    listed = {r[2] for r in openpyxl.load_workbook(copies[0])["问题清单"].iter_rows(min_row=2, values_only=True)}
-    assert listed == codes["changed.xlsx"]
+    listed = [r[3] for r in openpyxl.load_workbook(copies[0])["问题清单"].iter_rows(min_row=3, values_only=True)]
+    conn = ws.connect()
+    ledger = [f.message for r in conn.execute("SELECT r.id FROM returns r JOIN files f USING (sha256) "
+                                              "WHERE f.original_name = 'changed.xlsx'") for f in db.findings_for(conn, r["id"])]
+    conn.close()
+    assert len(listed) == len(ledger) and any("已被改动" in t for t in listed)
 
 
 class GbkName(zipfile.ZipInfo):

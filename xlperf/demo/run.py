@@ -84,7 +84,7 @@ def run_demo(outdir: Path, console: Console | None = None) -> Path:
     say(f"5. 收集第一批（文件夹）：新收到 {len(rep.new)} 份")
     _status(ws, say)
     rem = remind(ws, dry_run=True)
-    say(f"6. 催报：{len(rem.sent)} 封催报邮件（有错误的附反馈表，标注问题单元格）→ {ws.sent_dir}、{ws.feedback_dir}")
+    say(f"6. 催报：{len(rem.sent)} 封催报邮件（有错误的附更正表：重新生成、已填内容保留、问题单元格标注说明）→ {ws.sent_dir}、{ws.feedback_dir}")
 
     for path, i in wrong.items():                      # the counties correct their forms
         fill_return(path, late / path.name, seed=i)

@@ -53,6 +53,11 @@ class Layout:
     notes_rows: list[int] = field(default_factory=list)
 
     @property
+    def print_last_row(self) -> int:
+        """The printed form ends with its 评价等级; the check table and notes are screen-only."""
+        return self.grade_row
+
+    @property
     def last_row(self) -> int:
         return self.notes_rows[-1] if self.notes_rows else self.check_total_row
 
@@ -81,7 +86,9 @@ def _indicator_rows(spec: FormSpec, data: FormData | None) -> list[tuple[str, li
         l2_rows = []
         for n in seen:
             lines: list[IndicatorLine | None] = [i for i in mine if i.level2 == n]
-            lines += [None] * max(0, spec.rows_per_level2 - len(lines))
+            # Pre-filled targets lock their row, so a county adds its own indicators in the
+            # spare rows (or rows inserted under them, which inherit their unlocked cells).
+            lines += [None] * max(spec.rows_per_level2 - len(lines), spec.spare_rows if lines else 0)
             l2_rows.append((n, lines))
         out.append((l1.name, l2_rows))
     unknown = [i.level1 for i in given if i.level1 not in spec.level1_weights()]

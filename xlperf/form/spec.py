@@ -65,6 +65,7 @@ class FormSpec:
     indicator_columns: tuple[Field, ...]
     level1: tuple[Level1, ...]
     rows_per_level2: int
+    spare_rows: int                      # blank, unlocked rows kept under each 二级 after pre-filled ones
     total_label: str
     total_weight: float
     grade_label: str
@@ -219,6 +220,9 @@ def parse_form(data: Any, source: str = "<memory>") -> FormSpec:
     rows_per = r.get(ind, "rows_per_level2", "indicators", int, 1)
     if not 1 <= rows_per <= 20:
         raise r.fail("indicators.rows_per_level2", "应在 1 到 20 之间")
+    spare = r.get(ind, "spare_rows", "indicators", int, 1)
+    if not 0 <= spare <= 20:
+        raise r.fail("indicators.spare_rows", "应在 0 到 20 之间")
 
     total = r.get(data, "total", "", dict)
     total_weight = r.get(total, "weight", "total", float, 100.0)
@@ -285,6 +289,7 @@ def parse_form(data: Any, source: str = "<memory>") -> FormSpec:
         indicator_columns=ind_columns,
         level1=tuple(level1),
         rows_per_level2=rows_per,
+        spare_rows=spare,
         total_label=r.get(total, "label", "total", str),
         total_weight=total_weight,
         grade_label=r.get(r.get(data, "grade", "", dict), "label", "grade", str),

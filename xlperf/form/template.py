@@ -12,6 +12,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
@@ -39,6 +40,11 @@ class TemplateOptions:
     lock: frozenset[str] = frozenset()          # pre-filled groups to lock: "header", "funds", "targets"
     meta: dict[str, str] = field(default_factory=dict)   # extra rows for `_xlperf` (identity, signature)
     generated_at: str = ""                      # ISO timestamp; default now (UTC)
+    # What the province pre-filled, when `data` also carries a county's own entries (a
+    # correction copy): only these values are locked. None: everything in `data` is pre-fill.
+    prefill: FormData | None = None
+    marks: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)  # (row, col) → (severity, comment)
+    add_sheets: Callable[[object, Layout], None] | None = None   # called with the xlsxwriter workbook
 
 
 def a1(r: int, c: int, absolute: bool = False) -> str:
@@ -53,6 +59,12 @@ def _num(v: object) -> float | None:
     if v is None or v == "":
         return None
     return parse_amount(v).value
+
+
+def _shown(v: object) -> object:
+    """A number where the value is one, else the text as typed (a correction copy keeps "满分")."""
+    x = _num(v)
+    return x if x is not None else (v if isinstance(v, str) and v.strip() else None)
 
 
 class _Sheet:
@@ -128,11 +140,40 @@ def write_template(spec: FormSpec, year: int, target: str | Path | io.BytesIO,
         fmt = _Formats(wb, spec)
         lists = _write_lists(wb, spec)
         _write_body(wb, ws, spec, year, lay, data, opts, fmt, lists)
+        _write_marks(wb, ws, opts.marks)
+        if opts.add_sheets:
+            opts.add_sheets(wb, lay)
         _write_meta(wb, spec, year, opts)
         ws.activate()
     finally:
         wb.close()
     return lay
+
+
+MARK_FILLS = {"error": ("#FFC7CE", "#9C0006"), "warning": ("#FFEB9C", "#9C5700")}
+
+
+def _write_marks(wb, ws: _Sheet, marks: dict[tuple[int, int], tuple[str, str]]) -> None:
+    """Problem cells: shaded (by a conditional format, so the cell keeps its lock and number
+    format) and explained in a comment."""
+    fills = {k: wb.add_format({"bg_color": bg, "font_color": fg}) for k, (bg, fg) in MARK_FILLS.items()}
+    for (r, c), (severity, text) in sorted(marks.items()):
+        if severity in fills:
+            ws.conditional_format(r, c, r, c, {"type": "formula", "criteria": "=TRUE", "format": fills[severity]})
+        ws.write_comment(r, c, text, {"author": "xlperf", "x_scale": 2.4, "y_scale": 1 + 0.6 * text.count("\n")})
+
+
+def _is_prefilled(opts: TemplateOptions) -> Callable[[str, object], bool]:
+    """Whether a value at a place ("header:unit", "funds:current:budget", "goal", "ind:…") was pre-filled."""
+    pre = opts.prefill
+    if pre is None:
+        return lambda place, value: value not in (None, "")
+    places = {f"header:{k}" for k, v in pre.header.items() if v not in (None, "")}
+    places |= {f"funds:{l.key}:{k}" for l in pre.funds for k, v in l.values.items() if v not in (None, "")}
+    if pre.goal_planned:
+        places.add("goal")
+    places |= {f"ind:{i.level1}:{i.level2}:{i.name}" for i in pre.indicators if i.name}
+    return lambda place, value: value not in (None, "") and place in places
 
 
 def _write_lists(wb, spec: FormSpec) -> dict[str, str]:
@@ -182,26 +223,28 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
     ws.merge_range(lay.subtitle_row, 0, lay.subtitle_row, last_col, spec.subtitle_for(year), fmt.subtitle)
     ws.set_row(lay.title_row, 34)
     ws.set_row(lay.subtitle_row, 22)
-    ws.set_column(0, 0, 10)
+    ws.set_column(0, 0, column_widths(spec, lay)[0])
     for c in spec.indicator_columns:
         ws.set_column(lay.ind_cols[c.key], lay.ind_cols[c.key], c.width or 12)
     ws.set_landscape()
     ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(lay.title_row, lay.subtitle_row)
-    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+    # One A4 landscape page per form: the form itself; the check table and 说明 below it
+    # are for the screen only.
+    ws.fit_to_pages(1, 1)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
     ws.center_horizontally()
-    ws.print_area(0, 0, lay.last_row, last_col)
-    ws.set_footer("&C第 &P 页，共 &N 页")
+    ws.print_area(0, 0, lay.print_last_row, last_col)
 
     # Header: label / value pairs.
+    prefilled = _is_prefilled(opts)
     lock_header = "header" in opts.lock
+    widths = column_widths(spec, lay)
     for r, pairs in lay.header:
-        ws.set_row(r, 24)
+        ws.set_row(r, row_height(max(lines_needed(label, widths[lc]) for _, label, lc, _, _ in pairs), 24))
         for key, label, lc, vc0, vc1 in pairs:
             put(r, lc, lc, label, fmt.get(bold=True))
             value = data.header.get(key)
-            locked = lock_header and value not in (None, "")
+            locked = lock_header and prefilled(f"header:{key}", value)
             put(r, vc0, vc1, value, fmt.get(locked=locked, align="left"))
             name(key, r, vc0)
 
@@ -213,13 +256,14 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
     put(lay.funds_head_row, 1, 1, "", fmt.get())
     for c in spec.funds_columns:
         put(lay.funds_head_row, fc[c.key][0], fc[c.key][1], c.label, fmt.get(bold=True))
-    ws.set_row(lay.funds_head_row, 30)
+    ws.set_row(lay.funds_head_row, row_height(max(lines_needed(c.label, _span_width(widths, *fc[c.key]))
+                                                  for c in spec.funds_columns), 30))
     lock_funds = "funds" in opts.lock
     money_inputs: list[tuple[int, int]] = []
     cached: dict[str, dict[str, float | str | None]] = {}
     for frow in spec.funds_rows:
         r = fr[frow.key]
-        ws.set_row(r, 22 if len(frow.label) <= 7 else 32)   # long labels wrap onto two lines
+        ws.set_row(r, row_height(lines_needed(frow.label, widths[1]), 22))   # long labels wrap
         put(r, 1, 1, frow.label, fmt.get(align="left"))
         line = data.funds_line(frow.key)
         vals: dict[str, float | str | None] = {}
@@ -231,8 +275,9 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
                     continue  # summed below, once the sources are known
                 v = _num(line.values.get(c.key)) if line else None
                 vals[c.key] = v
-                locked = lock_funds and v is not None
-                put(r, c0, c1, v, fmt.get(locked=locked, num=MONEY_FMT, align="right"))
+                locked = lock_funds and prefilled(f"funds:{frow.key}:{c.key}", v)
+                put(r, c0, c1, _shown(line.values.get(c.key)) if line else None,
+                    fmt.get(locked=locked, num=MONEY_FMT, align="right"))
                 if not locked:
                     money_inputs.append((r, c0))
             name(f"funds_{frow.key}_{c.key}", r, c0)
@@ -242,23 +287,25 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
         if key not in fc:
             continue
         c0, c1 = fc[key]
-        s = round(sum(v or 0.0 for k, vs in cached.items() if k != "total" for v in [vs.get(key)]), 6)
+        given = [v for k, vs in cached.items() if k != "total" for v in [vs.get(key)] if v is not None]
+        s = round(sum(given), 6) if given else ""
         total_vals[key] = s
         if c1 != c0:
             ws.merge_range(total_r, c0, total_r, c1, "", fmt.get(kind="computed", num=MONEY_FMT, align="right"))
-        ws.write_formula(total_r, c0, f"=SUM({col_range(c0, src_rows[0], src_rows[-1], False)})",
+        src = col_range(c0, src_rows[0], src_rows[-1], False)
+        ws.write_formula(total_r, c0, f"=IF(COUNT({src})=0,\"\",SUM({src}))",
                          fmt.get(kind="computed", num=MONEY_FMT, align="right"), s)
     cached["total"] = total_vals
     bcol, scol = fc["budget"][0], fc["spent"][0]
     for frow in spec.funds_rows:
         r = fr[frow.key]
         vals = cached[frow.key]
-        b, s = vals.get("budget") or 0.0, vals.get("spent") or 0.0
-        rate = (s / b) if b else ""
+        b, s = vals.get("budget") or 0.0, vals.get("spent")
+        rate = (s / b) if b and s not in (None, "") else ""
         c0, c1 = fc["rate"]
         if c1 != c0:
             ws.merge_range(r, c0, r, c1, "", fmt.get(kind="computed", num=RATE_FMT))
-        ws.write_formula(r, c0, f"=IF(N({a1(r, bcol)})=0,\"\",N({a1(r, scol)})/N({a1(r, bcol)}))",
+        ws.write_formula(r, c0, f"=IF(OR(N({a1(r, bcol)})=0,{a1(r, scol)}=\"\"),\"\",N({a1(r, scol)})/N({a1(r, bcol)}))",
                          fmt.get(kind="computed", num=RATE_FMT), rate)
         if frow.key == "total":
             wc0, wc1 = fc["weight"]
@@ -287,9 +334,10 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
     put(lay.goal_head_row, 0, 0, spec.goal_label, fmt.get(bold=True), r1=lay.goal_text_row)
     put(lay.goal_head_row, *lay.goal_planned_cols, spec.goal_planned, fmt.get(bold=True))
     put(lay.goal_head_row, *lay.goal_actual_cols, spec.goal_actual, fmt.get(bold=True))
-    lock_goal = "targets" in opts.lock and bool(data.goal_planned)
+    lock_goal = "targets" in opts.lock and prefilled("goal", data.goal_planned)
     put(lay.goal_text_row, *lay.goal_planned_cols, data.goal_planned, fmt.get(locked=lock_goal, align="left"))
     put(lay.goal_text_row, *lay.goal_actual_cols, data.goal_actual, fmt.get(locked=False, align="left"))
+    ws.set_row(lay.goal_head_row, 20)
     ws.set_row(lay.goal_text_row, 80)
     name("goal_planned", lay.goal_text_row, lay.goal_planned_cols[0])
     name("goal_actual", lay.goal_text_row, lay.goal_actual_cols[0])
@@ -302,7 +350,8 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
     put(lay.ind_head_row, 0, 0, spec.indicators_label, fmt.get(bold=True, locked=False, shade=False), r1=lay.ind_last)
     for c in spec.indicator_columns:
         put(lay.ind_head_row, ic[c.key], ic[c.key], c.label, fmt.get(bold=True))
-    ws.set_row(lay.ind_head_row, 30)
+    ws.set_row(lay.ind_head_row, row_height(max(lines_needed(c.label, widths[ic[c.key]])
+                                                for c in spec.indicator_columns), 30))
     lock_targets = "targets" in opts.lock
     row_unlocked = wb.add_format({"locked": False})
     for g1 in lay.groups:
@@ -312,11 +361,13 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
             put(g2.first, ic["level2"], ic["level2"], g2.name, fmt.get(locked=lock_targets), r1=g2.last)
     for i, line in enumerate(lay.rows):
         r = lay.ind_first + i
-        ws.set_row(r, 30, row_unlocked)
         line = line or IndicatorLine()
-        pre = lock_targets and bool(line.name)
+        texts = ((line.name, ic["name"]), (line.reason, ic["reason"]), (line.target, ic["target"]), (line.actual, ic["actual"]))
+        ws.set_row(r, row_height(max(lines_needed(str(t or ""), widths[c], bold=False) for t, c in texts), 26),
+                   row_unlocked)
+        pre = lock_targets and bool(line.name) and prefilled(f"ind:{line.level1}:{line.level2}:{line.name}", line.name)
         cells = {"name": line.name, "target": line.target, "actual": line.actual,
-                 "weight": _num(line.weight), "score": _num(line.score), "reason": line.reason}
+                 "weight": _shown(line.weight), "score": _shown(line.score), "reason": line.reason}
         if "target_op" in ic or "target_unit" in ic:
             cells.update(_split_target(line.target))
         for key, value in cells.items():
@@ -345,18 +396,24 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
     # Totals and grade: computed values mirror the formulas.
     ind_w = [_num(l.weight) if l else None for l in lay.rows]
     ind_s = [_num(l.score) if l else None for l in lay.rows]
+    any_weight = any(w is not None for w in ind_w)
     total_weight = round2(spec.funds_weight + sum(w or 0.0 for w in ind_w))
     funds_score = cached["total"].get("score")
     n_scores = sum(1 for s in ind_s if s is not None) + (1 if isinstance(funds_score, float) else 0)
     total_score = round2((funds_score if isinstance(funds_score, float) else 0.0) + sum(s or 0.0 for s in ind_s))
     tr = lay.total_row
+    ws.set_row(tr, 22)
+    ws.set_row(lay.grade_row, 22)
     wr, sr = col_range(wcol, first, last, False), col_range(scol_i, first, last, False)
     fw_cell, fs_cell = a1(total_r, fc["weight"][0]), a1(total_r, fc["score"][0])
     lo = min(wcol, scol_i)
     put(tr, 0, lo - 1, spec.total_label, fmt.get(bold=True))
     computed = fmt.get(kind="computed", num=SCORE_FMT, bold=True)
-    ws.write_formula(tr, wcol, f"={fw_cell}+SUM({wr})", computed, total_weight)
-    ws.write_formula(tr, scol_i, f"=N({fs_cell})+SUM({sr})", computed, total_score)
+    # Results show only once the inputs they depend on are there: a blank form shows no 0 or 差.
+    ws.write_formula(tr, wcol, f"=IF(COUNT({wr})=0,\"\",{fw_cell}+SUM({wr}))", computed,
+                     total_weight if any_weight else "")
+    ws.write_formula(tr, scol_i, f"=IF(COUNT({sr},{fs_cell})=0,\"\",N({fs_cell})+SUM({sr}))", computed,
+                     total_score if n_scores else "")
     for c in range(lo, lay.ncols):
         if c not in (wcol, scol_i):
             ws.write_blank(tr, c, None, fmt.get())
@@ -403,24 +460,25 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
         ok = abs(wval - req) < 0.005
         all_ok &= ok
         st0, st1 = cc["status"]
-        status = ok_text if ok else f"分值小计应为{req:g}分"
+        status = (ok_text if ok else f"分值小计应为{req:g}分") if any_weight else ""
         ws.merge_range(r, st0, r, st1, "", fmt.get(kind="computed"))
         w_cell = a1(r, cc["weight"][0])
-        ws.write_formula(r, st0, f'=IF(ROUND({w_cell}-{req_cell},2)=0,"{ok_text}","分值小计应为"&{req_cell}&"分")',
-                         fmt.get(kind="computed"), status)
+        ws.write_formula(r, st0, f'=IF(COUNT({wr})=0,"",IF(ROUND(N({w_cell})-{req_cell},2)=0,"{ok_text}",'
+                                 f'"分值小计应为"&{req_cell}&"分"))', fmt.get(kind="computed"), status)
         status_cells.append(a1(r, st0))
-    overall = "校验通过" if all_ok else "分值有误，请按下表核对"
+    overall = ("校验通过" if all_ok else "分值有误，请按下表核对") if any_weight else ""
     checks = ",".join(f'{c}="{ok_text}"' for c in status_cells)
     ws.merge_range(lay.check_title_row, 0, lay.check_title_row, last_col, "", fmt.get(kind="computed", bold=True))
-    ws.write_formula(lay.check_title_row, 0, f'=IF(AND({checks}),"校验通过","分值有误，请按下表核对")',
+    ws.write_formula(lay.check_title_row, 0, f'=IF(COUNT({wr})=0,"",IF(AND({checks}),"校验通过","分值有误，请按下表核对"))',
                      fmt.get(kind="computed", bold=True), overall)
     name("check", lay.check_title_row, 0)
     red = wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
     green = wb.add_format({"font_color": "#006100"})
     for cell in status_cells:
-        ws.conditional_format(cell, {"type": "cell", "criteria": "!=", "value": f'"{ok_text}"', "format": red})
+        ws.conditional_format(cell, {"type": "formula", "criteria": f'=AND({cell}<>"",{cell}<>"{ok_text}")', "format": red})
     title_cell = a1(lay.check_title_row, 0)
-    ws.conditional_format(title_cell, {"type": "cell", "criteria": "!=", "value": '"校验通过"', "format": red})
+    ws.conditional_format(title_cell, {"type": "formula", "criteria": f'=AND({title_cell}<>"",{title_cell}<>"校验通过")',
+                                       "format": red})
     ws.conditional_format(title_cell, {"type": "cell", "criteria": "==", "value": '"校验通过"', "format": green})
 
     for text, r in zip(spec.notes, lay.notes_rows):
@@ -431,6 +489,37 @@ def _write_body(wb, ws: _Sheet, spec: FormSpec, year: int, lay: Layout, data: Fo
         "insert_rows": True, "delete_rows": True, "format_columns": True, "format_rows": True,
         "select_locked_cells": True, "select_unlocked_cells": True,
     })
+
+
+def column_widths(spec: FormSpec, lay: Layout) -> dict[int, float]:
+    """Column widths in Excel character units, as the writer sets them."""
+    # The first column carries the block labels (资金情况(万元), 年度总体目标 …): wide enough for one line.
+    first = [spec.funds_label, spec.goal_label, spec.indicators_label, spec.total_label]
+    first += [label for _, pairs in lay.header for _, label, lc, _, _ in pairs if lc == 0]
+    widths = {0: float(max(10, max(text_units(t) for t in first) + 2))}
+    for c in spec.indicator_columns:
+        widths[lay.ind_cols[c.key]] = float(c.width or 12)
+    return widths
+
+
+def _span_width(widths: dict[int, float], c0: int, c1: int) -> float:
+    return sum(widths.get(c, 8.43) for c in range(c0, c1 + 1))
+
+
+def text_units(text: str) -> int:
+    """Width of a label in character units: a Chinese character takes two."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def lines_needed(text: str, width: float, bold: bool = True) -> int:
+    """Lines a wrapped text takes in a column `width` units wide (11 pt, with padding; bold is wider)."""
+    usable = max(1.0, width - 1.5) / (1.1 if bold else 1.0)
+    return max(1, -(-text_units(text) // int(usable)))
+
+
+def row_height(lines: int, minimum: float) -> float:
+    """Row height in points that shows `lines` lines of 11 pt text unclipped."""
+    return max(minimum, 16.0 * lines + 6)
 
 
 def _write_meta(wb, spec: FormSpec, year: int, opts: TemplateOptions) -> None:

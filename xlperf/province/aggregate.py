@@ -14,11 +14,14 @@ Definitions that matter (also written into the 说明 sheet, see DEFINITIONS):
 """
 from __future__ import annotations
 
+import difflib
 import math
+import re
 import statistics
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
 from ..form.labels import indicator_key
@@ -27,8 +30,23 @@ from ..judge.findings import ERROR, INFO, SEVERITY_ZH, WARNING
 from ..season import regions
 from .model import (ANALYSIS_COLUMNS, BUCKET_COLUMNS, CITY_RATE_COLUMNS, DEFINITIONS, FINDING_COLUMNS,
                     GRADE_COLUMNS, HAS_ERRORS, INDICATOR_COLUMNS, LEVEL_ZH, LOW_RATE, MISSING_COLUMNS, NOT_A_FORM,
-                    OVERVIEW_COLUMNS, PROJECT_COLUMNS, REGION_COLUMNS_HEAD, SCORE_BUCKETS, STATUS_ZH, SUPERSEDED,
-                    TOP_COLUMNS, TOP_NOT_MET, TOTAL, UNREADABLE, VALID, Column, Entry, Expected, Summary, Table)
+                    OVERVIEW_COLUMNS, PROJECT_COLUMNS, REGION_COLUMNS_HEAD, SCORE_BUCKETS, SIMILAR_COLUMNS,
+                    SIMILAR_MIN_CHARS, SIMILAR_RATIO, STATUS_ZH, SUPERSEDED, TOP_COLUMNS, TOP_NOT_MET, TOTAL,
+                    UNREADABLE, VALID, Column, Entry, Expected, Summary, Table)
+
+# China has one time zone and no daylight saving: Beijing time is UTC+8 all year.
+BEIJING = timezone(timedelta(hours=8), "北京时间")
+
+
+def beijing_time(iso: str) -> str:
+    """A ledger timestamp (ISO, UTC) as the clerk reads it: Beijing time, to the second."""
+    try:
+        t = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return iso or ""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 # ------------------------------------------------------------------ regions
 
@@ -214,10 +232,11 @@ def summarize(entries: Iterable[Entry], expected: list[Expected], *, year: int |
         "top_not_met": Table("top_not_met", "未完全完成最多的指标", TOP_COLUMNS, top_rows),
         "findings": Table("findings", "问题清单", FINDING_COLUMNS, _finding_rows(b, project_rows)),
         "missing": Table("missing", "未提交", MISSING_COLUMNS, _missing_rows(b)),
+        "similar_texts": Table("similar_texts", "疑似雷同说明", SIMILAR_COLUMNS, _similar_rows(b, project_rows)),
     }
     return Summary(
         year=year, form=form_id, form_name=form_name,
-        produced_at=produced_at or datetime.now(timezone.utc).astimezone().replace(microsecond=0).isoformat(),
+        produced_at=produced_at or datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
         produced_from=produced_from, grades=grades, low_grades=low_grades, counts=counts, totals=totals,
         tables=tables, definitions=list(DEFINITIONS))
 
@@ -291,8 +310,14 @@ def _region_table(b: _Batch, grades: list[str]) -> tuple[_Node, list[dict]]:
     roll(top)
     roster = b.has_roster
 
+    def level(n: _Node) -> str:
+        """省本级 is the province's own units: province level, not a 市."""
+        if _is_province_own(n.key, n.level, n.code):
+            return PROVINCE_OWN
+        return LEVEL_ZH[n.level]
+
     def row(n: _Node) -> dict:
-        out = {"level": LEVEL_ZH[n.level], "code": n.code,
+        out = {"level": level(n), "code": n.code,
                "parent": nodes[n.parent].code if n.parent in nodes else "", "name": n.name,
                "expected": n.expected if roster else None, "returned": n.returned, "valid": n.valid,
                "with_errors": n.with_errors, "missing": n.missing if roster else None,
@@ -318,11 +343,18 @@ def _region_table(b: _Batch, grades: list[str]) -> tuple[_Node, list[dict]]:
 # ---- 项目明细, 指标明细, 指标分析, 问题清单, 未提交
 
 
+PROVINCE_OWN = "省本级"
+
+
+def _is_province_own(key: str, level: str, code: str) -> bool:
+    return key.endswith("/本级") and level == regions.CITY and regions.province_of(code) == code
+
+
 def _place(chain: list[tuple[str, str, str, str]]) -> dict[str, str]:
     out = {"province": "", "city": "", "county": ""}
     field_of = {regions.PROVINCE: "province", regions.CITY: "city", regions.COUNTY: "county"}
-    for _key, level, _code, name in chain:
-        out[field_of[level]] = name
+    for key, level, code, name in chain:
+        out[field_of[level]] = PROVINCE_OWN if _is_province_own(key, level, code) else name
     return out
 
 
@@ -341,7 +373,7 @@ def _project_rows(b: _Batch) -> list[dict]:
             "spent": _num(f.get("spent")), "rate": _num(f.get("rate")), "funds_score": _num(f.get("score")),
             "total_score": res.total_score, "grade": res.grade or "", "status": _status(r),
             "counted": "是" if (r.current and r.valid) else "否", "errors": res.errors, "warnings": res.warnings,
-            "in_roster": "是" if exp is not None else "否", "received_at": r.entry.received_at,
+            "in_roster": "是" if exp is not None else "否", "received_at": beijing_time(r.entry.received_at),
             "source": r.entry.source or res.path,
         })
     return rows
@@ -359,7 +391,7 @@ def _indicator_tables(b: _Batch, project_rows: list[dict], form_id: str) -> tupl
             rows.append({
                 "county": prow["county"], "unit": prow["unit"], "project": prow["project"],
                 "level1": ind.level1, "level2": ind.level2, "name": ind.name, "target": ind.target or "",
-                "actual": ind.actual or "", "weight": ind.weight, "score": ind.score,
+                "actual": _percent_shown(ind.actual, ind.actual_unit), "weight": ind.weight, "score": ind.score,
                 "suggested_score": ind.suggested_score, "status": STATUS_ZH.get(ind.status, ""), "cell": ind.cell,
                 "counted": prow["counted"], "source": prow["source"]})
             if prow["counted"] != "是" or not (ind.name or "").strip():
@@ -397,6 +429,73 @@ def _indicator_tables(b: _Batch, project_rows: list[dict], form_id: str) -> tupl
             "level2": v["level2"].most_common(1)[0][0]}
            for i, (k, v) in enumerate(bad[:TOP_NOT_MET], 1)]
     return rows, analysis, top
+
+
+def _percent_shown(raw: str | None, unit: str | None) -> str:
+    """实际完成值 typed as 96.2% into a percent-formatted cell arrives as 0.962: show it as the clerk saw it."""
+    text = (raw or "").strip()
+    if unit == "%" and re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return f"{round(float(text) * 100, 6):g}%"
+    return text
+
+
+_NOT_TEXT = re.compile(r"[\W_]+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _text_key(text: str) -> str:
+    """What two explanations share when one was copied from the other: no spaces, punctuation or figures."""
+    return _NOT_TEXT.sub("", _NUMBER.sub("#", unicodedata.normalize("NFKC", text)))
+
+
+def _similar_rows(b: _Batch, project_rows: list[dict]) -> list[dict]:
+    """疑似雷同说明: the same 偏差原因 or 完成情况综述, word for word or nearly, in different units' returns."""
+    items: dict[str, list[tuple[str, str, str, str, str]]] = defaultdict(list)   # kind → (key, text, unit, name, place)
+    for r, prow in zip(b.rets, project_rows):
+        if not r.current:
+            continue
+        res = r.result
+        if res.goal_actual.strip():
+            items["年度总体目标完成情况"].append(
+                (_text_key(res.goal_actual), res.goal_actual.strip(), r.unit_key, prow["unit"], f"{prow['source']} · 完成情况综述"))
+        for ind in res.indicators:
+            if ind.reason.strip():
+                where = f"第{ind.row}行" if ind.row else ind.cell
+                items["偏差原因"].append((_text_key(ind.reason), ind.reason.strip(), r.unit_key, prow["unit"],
+                                       f"{prow['source']} · {where}（{ind.name}）"))
+    rows: list[dict] = []
+    for kind, found in items.items():
+        found = [f for f in found if len(f[0]) >= SIMILAR_MIN_CHARS]
+        keys = sorted({f[0] for f in found})
+        parent = {k: k for k in keys}
+
+        def root(k: str) -> str:
+            while parent[k] != k:
+                parent[k] = parent[parent[k]]
+                k = parent[k]
+            return k
+        # Near-identical texts sort close together; comparing neighbours keeps this linear for a province.
+        for i, a in enumerate(keys):
+            for other in keys[i + 1:i + 6]:
+                m = difflib.SequenceMatcher(None, a, other, autojunk=False)
+                if m.real_quick_ratio() >= SIMILAR_RATIO and m.ratio() >= SIMILAR_RATIO:
+                    parent[root(other)] = root(a)
+        groups: dict[str, list] = defaultdict(list)
+        for f in found:
+            groups[root(f[0])].append(f)
+        for members in groups.values():
+            units = list(dict.fromkeys(m[2] for m in members))
+            if len(units) < 2:
+                continue
+            texts = Counter(m[1] for m in members)
+            names = list(dict.fromkeys(m[3] for m in members))
+            rows.append({"kind": kind, "match": "完全相同" if len(texts) == 1 else "几乎相同", "units": len(units),
+                         "text": texts.most_common(1)[0][0], "unit_names": "、".join(names),
+                         "places": "\n".join(m[4] for m in members)})
+    rows.sort(key=lambda r: (-r["units"], r["kind"], r["text"]))
+    for i, row in enumerate(rows, 1):
+        row["no"] = i
+    return rows
 
 
 def _finding_rows(b: _Batch, project_rows: list[dict]) -> list[dict]:
@@ -439,6 +538,7 @@ def _counts(b: _Batch, top: _Node) -> dict[str, int | None]:
     rates = [_num((r.result.funds or {}).get("rate")) for r in b.counted]
     return {
         "files": len(b.rets), "superseded": len(b.rets) - len(b.current),
+        "unreadable": sum(1 for r in b.rets if not r.result.readable),
         "units_expected": len({e.unit_code or e.unit_name for e in b.expected}) if roster else None,
         "units_returned": len({r.unit_key for r in b.current}),
         "units_valid": sum(1 for oks in ok_by_unit.values() if all(oks)),

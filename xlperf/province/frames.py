@@ -25,6 +25,8 @@ from .aggregate import summarize
 from .model import Entry, Summary, Table
 
 NUMERIC = {"money", "rate", "share", "score", "number"}
+PERCENT = {"rate", "share"}
+NUMERIC_SUFFIX = "（小数）"     # the companion column of a percentage in CSV, for analysis
 
 
 def table_frame(table: Table, *, keys: bool = False) -> pd.DataFrame:
@@ -72,12 +74,34 @@ def frame(paths_or_results: Iterable[str | os.PathLike | CheckResult], table: st
     return table_frame(summary.tables[table], keys=keys)
 
 
-def _export(summary: Summary, directory: str | os.PathLike, suffix: str, write) -> list[Path]:
+def _percent(v: object) -> str:
+    return "" if v is None or pd.isna(v) else f"{float(v) * 100:.2f}%"
+
+
+def csv_frame(table: Table) -> pd.DataFrame:
+    """A table as the CSV shows it: percentages as "96.20%" (as in the workbook), each followed by
+    a numeric column “…（小数）” (0.962) for analysis."""
+    df = table_frame(table, keys=True)
+    out: dict[str, object] = {}
+    for c in table.columns:
+        kinds = [r.get("_kind", "") for r in table.rows] if c.kind == "number" else []
+        if c.kind in PERCENT or any(k in PERCENT for k in kinds):
+            shown = [(_percent(v) if (c.kind in PERCENT or k in PERCENT) else ("" if pd.isna(v) else f"{v:g}"))
+                     for v, k in zip(df[c.key].tolist(), kinds or [c.kind] * len(df))]
+            out[c.title] = pd.array(shown, dtype="string")
+            out[c.title + NUMERIC_SUFFIX] = df[c.key]
+        else:
+            out[c.title] = df[c.key]
+    return pd.DataFrame(out, index=df.index)
+
+
+def _export(summary: Summary, directory: str | os.PathLike, suffix: str, write, *, shown: bool = False) -> list[Path]:
     """One `<table><suffix>` per table, each written to a temp name and renamed into place."""
     out_dir = Path(directory)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, df in frames(summary).items():
+    tables = ({name: csv_frame(t) for name, t in summary.tables.items()} if shown else frames(summary))
+    for name, df in tables.items():
         path = out_dir / f"{name}{suffix}"
         tmp = path.with_name(f".{path.name}.part")
         write(df, tmp)
@@ -110,7 +134,7 @@ def export_csv(summary: Summary, directory: str | os.PathLike) -> list[Path]:
     Formula-like text is neutralised (see `neutralise`); the 说明 sheet says so.
     """
     return _export(summary, directory, ".csv", lambda df, tmp: _csv_safe(df).to_csv(
-        tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n"))
+        tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n"), shown=True)
 
 
 def export_parquet(summary: Summary, directory: str | os.PathLike) -> list[Path]:

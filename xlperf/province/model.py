@@ -97,6 +97,8 @@ UNKNOWN_REGION = regions.UNKNOWN_REGION
 SCORE_BUCKETS: tuple[tuple[str, float, float], ...] = (
     ("<60", -math.inf, 60), ("60–70", 60, 70), ("70–80", 70, 80), ("80–90", 80, 90), ("≥90", 90, math.inf))
 LOW_RATE = 0.9
+SIMILAR_MIN_CHARS = 8        # shorter texts (无, 已完成, 按计划推进) are alike by nature
+SIMILAR_RATIO = 0.9          # near-identical: difflib ratio of the normalized texts
 TOP_NOT_MET = 20
 
 DEFINITIONS: list[tuple[str, str]] = [
@@ -122,6 +124,10 @@ DEFINITIONS: list[tuple[str, str]] = [
     ("指标名称归并", "跨单位比较三级指标时，名称经全角半角统一、去空格、去“指标1：”等编号后比较。"),
     ("执行率标记", f"执行率低于 {LOW_RATE:.0%} 的单元格标为红色；等级为“差”“较差”的单元格标为红色。"),
     ("总分分布", "<60、60–70、70–80、80–90、≥90，每段含下限、不含上限。"),
+    ("疑似雷同说明", f"不同单位回传中完全相同或几乎相同（去掉空格、标点并把数字视为相同后，相似度不低于 {SIMILAR_RATIO:.0%}）"
+               f"的偏差原因或年度总体目标完成情况综述，至少 {SIMILAR_MIN_CHARS} 个字；仅供审核参考，不是错误。"),
+    ("时间", "生成时间、收到时间均为北京时间（UTC+8）。"),
+    ("省本级", "行政区划代码为省级代码的单位（省本级）列在省一级，上级为该省。"),
 ]
 
 
@@ -149,7 +155,7 @@ PROJECT_COLUMNS = (
     Column("funds_score", "预算执行得分", "score"), Column("total_score", "总分", "score"), Column("grade", "等级", width=8),
     Column("status", "状态", width=12), Column("counted", "计入汇总", width=8),
     Column("errors", "错误数", "int"), Column("warnings", "警告数", "int"),
-    Column("in_roster", "名单内", width=8), Column("received_at", "收到时间", width=20),
+    Column("in_roster", "名单内", width=8), Column("received_at", "收到时间（北京时间）", width=20),
     Column("source", "来源文件", width=40),
 )
 
@@ -192,6 +198,12 @@ MISSING_COLUMNS = (
     Column("budget", "名单预算数（万元）", "money"),
     Column("contact", "联系人", width=18), Column("email", "邮箱", width=28),
     Column("reason", "情况", width=8), Column("errors", "错误数", "int"), Column("source", "最新回传文件", width=36),
+)
+
+SIMILAR_COLUMNS = (
+    Column("no", "组号", "int", 6), Column("kind", "类别", width=16), Column("match", "相同程度", width=10),
+    Column("units", "单位数", "int"), Column("text", "说明内容", width=60), Column("unit_names", "单位", width=36),
+    Column("places", "位置（文件 · 单元格）", width=60),
 )
 
 OVERVIEW_COLUMNS = (Column("item", "项目", width=26), Column("value", "数值", "number", 16), Column("unit", "单位", width=8))

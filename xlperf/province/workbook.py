@@ -20,7 +20,8 @@ from .._version import __version__
 from .model import CSV_NOTE, LEVEL_ZH, LOW_RATE, TOTAL, Column, Summary, Table
 
 SHEETS = {"notes": "说明", "overview": "总体情况", "regions": "按地区汇总", "projects": "项目明细",
-          "indicators": "指标明细", "indicator_analysis": "指标分析", "findings": "问题清单", "missing": "未提交"}
+          "indicators": "指标明细", "indicator_analysis": "指标分析", "findings": "问题清单", "missing": "未提交",
+          "similar_texts": "疑似雷同说明"}
 MONEY_FMT = "#,##0.00"
 RATE_FMT = "0.00%"
 SCORE_FMT = "0.00"
@@ -130,7 +131,8 @@ def _write_table(ws, fm: _Formats, table: Table, row0: int = 0, col0: int = 0, *
                 if v is None or v == "":
                     write_blank(i, col0 + j, None, fmt)
                 else:
-                    write_string(i, col0 + j, (v if isinstance(v, str) else str(v))[:MAX_TEXT], fmt)
+                    text = (v if isinstance(v, str) else str(v))[:MAX_TEXT]
+                    write_string(i, col0 + j, text, fm.wrap if "\n" in text else fmt)
             else:
                 x = _finite(v)
                 if x is None:
@@ -197,6 +199,7 @@ def _workbook(wb, summary: Summary) -> None:
     _analysis(wb, fm, summary)
     _plain(wb, fm, summary.tables["findings"], freeze_cols=3)
     _plain(wb, fm, summary.tables["missing"], freeze_cols=3)
+    _plain(wb, fm, summary.tables["similar_texts"], freeze_cols=2)
     wb.worksheets()[1].activate()
 
 
@@ -206,8 +209,9 @@ def _notes(wb, fm: _Formats, s: Summary, title: str) -> None:
     c = s.counts
     facts = [
         ("年度", str(s.year or "")), ("表式", f"{s.form_name}（{s.form}）" if s.form else s.form_name),
-        ("生成时间", s.produced_at), ("数据来源", s.produced_from), ("生成工具", f"xlperf {__version__}"),
-        ("收到文件", f"{c['files']} 个（其中 {c['superseded']} 个已被新版本替代）"),
+        ("生成时间（北京时间）", s.produced_at), ("数据来源", s.produced_from), ("生成工具", f"xlperf {__version__}"),
+        ("收到文件", f"{c['files']} 个（其中 {c['superseded']} 个已被新版本替代"
+                 + (f"，{c['unreadable']} 个无法读取" if c.get("unreadable") else "") + "）"),
         ("项目", f"应报 {_n(c['projects_expected'])}，已报 {c['projects_returned']}，合格 {c['projects_valid']}，"
                f"有错误或无法识别 {c['projects_with_errors']}，未提交 {_n(c['projects_missing'])}"),
         ("单位", f"应报 {_n(c['units_expected'])}，已报 {c['units_returned']}，全部合格 {c['units_valid']}"),
@@ -232,13 +236,7 @@ def _notes(wb, fm: _Formats, s: Summary, title: str) -> None:
     r += 2
     ws.write_string(r, 0, "工作表", fm.head)
     ws.write_string(r, 1, "内容", fm.head)
-    for name, text in (("总体情况", "应报、已报、合格的单位和项目数；资金合计与执行率；总分统计；等级分布（项目数和资金）与图表"),
-                       ("按地区汇总", "省、市、县（区）逐级汇总，各级合计等于下级之和"),
-                       ("项目明细", "每份回传一行，含错误数、警告数和来源文件"),
-                       ("指标明细", "每个三级指标一行"),
-                       ("指标分析", "按一级、二级指标统计完成情况；未完全完成次数最多的指标（前20）"),
-                       ("问题清单", "每个校验问题一行"),
-                       ("未提交", "名单中没有合格回传的单位和项目，含联系人和邮箱")):
+    for name, text in _sheet_notes(s):
         r += 1
         ws.write_string(r, 0, name, fm.get("text", True))
         ws.write_string(r, 1, text, fm.wrap)
@@ -247,6 +245,30 @@ def _notes(wb, fm: _Formats, s: Summary, title: str) -> None:
     ws.freeze_panes(header_row + 1, 0)
     _print_setup(ws, None)
     ws.set_portrait()
+
+
+def _sheet_notes(s: Summary) -> list[tuple[str, str]]:
+    """What each sheet holds in this workbook: counts, and no promise of what is not there."""
+    t = s.tables
+    n = lambda key: len(t[key].rows)  # noqa: E731
+    graded = any(r["projects"] for r in t["grades"].rows)
+    overview = "应报、已报、合格的单位和项目数；资金合计与执行率；总分统计" + (
+        "；等级分布（项目数和资金）、总分分布与图表" if graded else "（还没有计入汇总的回传，等级分布与图表为空）")
+    roster = s.counts.get("projects_expected") is not None
+    regions = sum(1 for r in t["regions"].rows if r["level"] != LEVEL_ZH[TOTAL])
+    return [
+        ("总体情况", overview),
+        ("按地区汇总", f"{regions} 个地区，省、市、县（区）逐级汇总，各级合计等于下级之和"),
+        ("项目明细", f"{n('projects')} 份回传，每份一行，含错误数、警告数和来源文件"),
+        ("指标明细", f"{n('indicators')} 个三级指标，每个一行"),
+        ("指标分析", "按一级、二级指标统计完成情况" + (f"；未完全完成次数最多的 {n('top_not_met')} 个指标"
+                                          if n("top_not_met") else "；没有未完全完成的指标")),
+        ("问题清单", f"{n('findings')} 个校验问题，每个一行" if n("findings") else "没有校验问题"),
+        ("未提交", (f"名单中 {n('missing')} 个项目没有合格回传，含联系人和邮箱" if n("missing")
+                  else "名单中的项目都已合格回传") if roster else "未使用名单（直接汇总文件），本表为空"),
+        ("疑似雷同说明", f"{n('similar_texts')} 组不同单位间相同或几乎相同的说明，供审核参考" if n("similar_texts")
+                     else "没有发现不同单位间相同或几乎相同的说明"),
+    ]
 
 
 def _n(v: object) -> str:
@@ -322,7 +344,7 @@ def _regions(wb, fm: _Formats, s: Summary) -> None:
     ws = wb.add_worksheet(SHEETS["regions"])
     county, city, prov = LEVEL_ZH["county"], LEVEL_ZH["city"], LEVEL_ZH["province"]
     _write_table(ws, fm, t, bold_rows=lambda row: row["level"] in (LEVEL_ZH[TOTAL], prov, city),
-                 indent_rows=lambda row: {county: 2, city: 1}.get(row["level"], 0))
+                 indent_rows=lambda row: {county: 2, city: 1, "省本级": 1}.get(row["level"], 0))
     ws.freeze_panes(1, 4)
     _print_setup(ws)
 

@@ -27,7 +27,7 @@ def expected_rows(conn) -> list[Expected]:
 def workspace_entries(conn, expected: list[Expected]) -> list[Entry]:
     by_id = {e.roster_id: e for e in expected}
     entries = []
-    for r in db.latest_returns(conn):
+    for r in db.all_returns(conn):     # superseded and unmatched ones too: the summary lists and counts them
         name = next((x["original_name"] for x in db.receipts_for(conn, r["sha256"])), r["sha256"][:12])
         d = json.loads(r["summary_json"] or "{}")
         d["path"] = name
@@ -44,7 +44,7 @@ def summarize_workspace(ws: Workspace) -> tuple[Summary, list[Entry]]:
         entries = workspace_entries(conn, expected)
     finally:
         conn.close()
-    return summarize(entries, expected, year=ws.year, form=ws.form, produced_from=f"工作区 {ws.root}"), entries
+    return summarize(entries, expected, year=ws.year, form=ws.form, produced_from=f"工作区 {ws.root.resolve()}"), entries
 
 
 def aggregate_workspace(ws: Workspace, out: Path, *, csv_dir: Path | None = None, parquet_dir: Path | None = None):

@@ -163,6 +163,10 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE receipts ADD COLUMN sender TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE receipts ADD COLUMN set_aside TEXT NOT NULL DEFAULT ''",
     ),
+    (   # the roster's 联系电话 and approved 年度总体目标, pre-filled into the form
+        "ALTER TABLE roster ADD COLUMN phone TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE roster ADD COLUMN goal TEXT NOT NULL DEFAULT ''",
+    ),
 ]
 SCHEMA_VERSION: int = len(MIGRATIONS)
 
@@ -281,7 +285,7 @@ def _check(value: object, allowed: Sequence[object], what: str) -> None:
 # ---------------------------------------------------------------- roster
 
 ROSTER_FIELDS = ("unit_code", "unit_name", "region_code", "region_name", "department", "contact",
-                 "email", "project_name", "project_code", "initial_budget", "budget", "row_no")
+                 "email", "project_name", "project_code", "initial_budget", "budget", "row_no", "phone", "goal")
 TARGET_FIELDS = ("seq", "level1", "level2", "name", "weight", "target", "row_no")
 
 
@@ -294,7 +298,7 @@ def upsert_roster_row(conn: sqlite3.Connection, fields: dict) -> int:
     conn.execute(
         f"INSERT INTO roster ({cols}, active) VALUES ({marks}, 1) "
         f"ON CONFLICT (unit_code, project_code) DO UPDATE SET {updates}, active = 1",
-        [fields[c] for c in ROSTER_FIELDS])
+        [fields.get(c, "") if c in ("phone", "goal") else fields[c] for c in ROSTER_FIELDS])   # newer columns
     roster_id = roster_id_for(conn, fields["unit_code"], fields["project_code"])
     assert roster_id is not None
     return roster_id
@@ -500,6 +504,14 @@ def latest_returns(conn: sqlite3.Connection, *, include_inactive: bool = False) 
     return conn.execute(
         f"SELECT {_LATEST_COLUMNS} FROM returns r JOIN roster ro ON ro.id = r.roster_id "
         f"WHERE r.superseded_by IS NULL {active} ORDER BY ro.row_no, ro.id").fetchall()
+
+
+def all_returns(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Every return received, current or superseded, matched or not (returns of roster rows
+    dropped from the roster left out), oldest first: what a summary counts as 收到文件."""
+    return conn.execute(
+        "SELECT r.* FROM returns r LEFT JOIN roster ro ON ro.id = r.roster_id "
+        "WHERE r.roster_id IS NULL OR ro.active = 1 ORDER BY r.received_at, r.id").fetchall()
 
 
 def returns_for(conn: sqlite3.Connection, roster_id: int) -> list[sqlite3.Row]:

@@ -23,6 +23,7 @@ from .workspace import Workspace
 from ..form.filenames import fit_bytes, fit_name
 from ..form.template import TemplateOptions, write_template
 
+EDITABLE_HEADER = ("project_leader",)
 _BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
@@ -41,9 +42,9 @@ def file_name(row: RosterRow, year: int) -> str:
 def form_data_for(row: RosterRow, spec: FormSpec) -> FormData:
     """What the province pre-fills: header, the approved budget and targets."""
     header = {"project_name": row.project_name, "unit": row.unit_name, "department": row.department,
-              "project_code": row.project_code}
+              "project_code": row.project_code, "project_leader": row.leader}
     shown = {f.key for f in spec.header_fields()}
-    data = FormData(header={k: v for k, v in header.items() if k in shown})
+    data = FormData(header={k: v for k, v in header.items() if k in shown and v}, goal_planned=row.goal)
     first_source = spec.funds_rows[1].key
     funds_cols = {c.key for c in spec.funds_columns}
     values = {k: v for k, v in (("initial_budget", row.initial_budget), ("budget", row.budget))
@@ -52,6 +53,12 @@ def form_data_for(row: RosterRow, spec: FormSpec) -> FormData:
     for t in row.targets:
         data.indicators.append(IndicatorLine(level1=t.level1, level2=t.level2, name=t.name, target=t.target, weight=t.weight))
     return data
+
+
+def locked_part(data: FormData) -> FormData:
+    """The pre-fill a county may not change: all of it but 项目负责人及电话, a suggestion from the roster."""
+    return FormData(header={k: v for k, v in data.header.items() if k not in EDITABLE_HEADER}, funds=data.funds,
+                    goal_planned=data.goal_planned, indicators=data.indicators)
 
 
 def identity_for(row: RosterRow, roster_id: int, spec: FormSpec, year: int) -> dict:
@@ -72,8 +79,24 @@ def render(ws: Workspace, spec: FormSpec, row: RosterRow, roster_id: int, genera
     meta = sign(ws.secret, identity_for(row, roster_id, spec, ws.year), data)
     buf = io.BytesIO()
     write_template(spec, ws.year, buf, data, TemplateOptions(
-        password=ws.password, lock=frozenset({"header", "funds", "targets"}), meta=meta, generated_at=generated_at))
+        password=ws.password, lock=frozenset({"header", "funds", "targets"}), meta=meta, generated_at=generated_at,
+        prefill=locked_part(data)))
     return buf.getvalue()
+
+
+def correction_inputs(ws: Workspace, conn, roster_id: int) -> dict:
+    """What a correction copy of a roster row's return is built on: the form, its approved
+    pre-fill and a freshly signed identity (keyword arguments for judge's `write_correction`)."""
+    spec = load_form(ws.form)
+    row = next((r for r in rows_from_db(conn)
+                if r.key == next(((x["unit_code"], x["project_code"]) for x in db.roster_rows(conn)
+                                  if x["id"] == roster_id), None)), None)
+    if row is None:
+        return {}
+    data = form_data_for(row, spec)
+    meta = sign(ws.secret, identity_for(row, roster_id, spec, ws.year), data)
+    return {"spec": spec, "year": ws.year, "prefill": locked_part(data), "options": TemplateOptions(
+        password=ws.password, lock=frozenset({"header", "funds", "targets"}), meta=meta)}
 
 
 def generate(ws: Workspace, *, progress: bool = False) -> GenerateReport:

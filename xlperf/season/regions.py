@@ -169,6 +169,9 @@ def names_table(pairs) -> dict[str, str]:
         names.update(counties)
     for code, name in pairs:
         code = normalize_code(code)
+        reg = parse_code(code) if code else None
+        if name and reg is not None and reg.level != COUNTY and name.strip().endswith("本级"):
+            name = name.strip()[:-2]          # "湖南省本级" names the province's own units, not the province
         if code and name:
             names[code] = name
     return names

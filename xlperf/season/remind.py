@@ -11,9 +11,10 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from ..judge.feedback import write_feedback
+from ..judge.correction import write_correction
 from ..judge.serialize import result_from_json
 from . import db, store
+from .generate import correction_inputs
 from .mail import Sender
 from .send import SendReport, contact_text, deadline_text, deliver
 from .status import Pending, compute_status
@@ -26,19 +27,20 @@ def reminder_body(ws: Workspace, unit_name: str, items: list[tuple[Pending, list
         if p.reason == "未提交":
             parts.append(f"■ {p.project_name}：尚未收到自评表，现再次附上预填的自评表，请填写后回复本邮件提交。")
         else:
-            parts.append(f"■ {p.project_name}：已收到的自评表有 {p.errors} 个错误，请按附件中的反馈表（已标出问题单元格）修改后重新提交：")
+            parts.append(f"■ {p.project_name}：已收到的自评表有 {p.errors} 个错误，请在附件中的更正表（已保留您填写的内容并标出问题单元格）中修改后重新提交：")
             parts.extend(f"    - {f.message}" for f in findings if f.severity == "error")
     return "\n".join(parts) + f"\n\n{contact_text(ws)}谢谢配合。\n"
 
 
-def _feedback_copy(ws: Workspace, conn, sha: str) -> Path:
-    """The ledger's verdict, signature checks included: the copy shows what the mail says."""
-    src = store.path_for(ws.store_dir, sha)
-    name = next((r["original_name"] for r in db.receipts_for(conn, sha)), src.name)
-    ret = db.return_by_sha(conn, sha)
+def _correction_copy(ws: Workspace, conn, p: Pending) -> Path:
+    """A fresh, protected, signed form carrying what the unit typed, with the ledger's verdict marked
+    (signature checks included: the copy shows what the mail says)."""
+    src = store.path_for(ws.store_dir, p.sha256)
+    name = next((r["original_name"] for r in db.receipts_for(conn, p.sha256)), src.name)
+    ret = db.return_by_sha(conn, p.sha256)
     result = result_from_json(json.loads(ret["summary_json"] or "{}"), db.findings_for(conn, ret["id"]))
-    return write_feedback(src, result, ws.feedback_dir / sha[:12], f"{Path(name).stem}_反馈.xlsx")
-
+    return write_correction(src, result, ws.feedback_dir / p.sha256[:12], f"{Path(name).stem}_更正.xlsx",
+                            **correction_inputs(ws, conn, p.roster_id))
 
 def _why(exc: BaseException) -> str:
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
@@ -67,14 +69,14 @@ def remind(ws: Workspace, *, dry_run: bool = False, batch: str | None = None, se
                     attachments.append(Path(gen["path"]))        # the pre-filled workbook, again
                 if p.sha256:
                     try:
-                        attachments.append(_feedback_copy(ws, conn, p.sha256))
+                        attachments.append(_correction_copy(ws, conn, p))
                     except Exception as exc:  # noqa: BLE001 — one return's copy must not stop everyone's mail
                         missing.append(p.project_name)
-                        report.failed.append(f"{p.unit_name}《{p.project_name}》：反馈表未能生成（{_why(exc)}），"
-                                             "催报邮件照发，但未附反馈表")
+                        report.failed.append(f"{p.unit_name}《{p.project_name}》：更正表未能生成（{_why(exc)}），"
+                                             "催报邮件照发，但未附更正表")
             body = reminder_body(ws, pend[0].unit_name, items)
             if missing:
-                body += "\n（" + "、".join(missing) + " 的反馈表未能生成，请按上面列出的问题修改。）\n"
+                body += "\n（" + "、".join(missing) + " 的更正表未能生成，请按上面列出的问题修改。）\n"
             return (f"【催报】{ws.year}年度项目支出绩效目标自评表（{pend[0].unit_name}）",
                     body, attachments, [(p.roster_id, batch, "") for p in pend])
 

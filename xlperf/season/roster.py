@@ -29,15 +29,16 @@ ROSTER_SHEET = "名单"
 TARGETS_SHEET = "绩效指标"
 INSTRUCTIONS_SHEET = "填写说明"
 
-ROSTER_COLUMNS = ["单位代码", "单位名称", "行政区划代码", "地区名称", "主管部门", "联系人", "邮箱",
-                  "项目名称", "项目代码", "年初预算数", "全年预算数"]
-OPTIONAL_ROSTER_COLUMNS = {"地区名称"}
+ROSTER_COLUMNS = ["单位代码", "单位名称", "行政区划代码", "地区名称", "主管部门", "联系人", "联系电话", "邮箱",
+                  "项目名称", "项目代码", "年初预算数", "全年预算数", "年度总体目标"]
+# Older rosters lack these; 年初预算数 only matters to forms that have a column for it.
+OPTIONAL_ROSTER_COLUMNS = {"地区名称", "联系电话", "年初预算数", "年度总体目标"}
 TARGET_COLUMNS = ["单位代码", "项目代码", "一级指标", "二级指标", "三级指标", "分值", "年度指标值"]
 
 ROSTER_FIELDS = {"单位代码": "unit_code", "单位名称": "unit_name", "行政区划代码": "region_code",
-                 "地区名称": "region_name", "主管部门": "department", "联系人": "contact", "邮箱": "email",
+                 "地区名称": "region_name", "主管部门": "department", "联系人": "contact", "联系电话": "phone", "邮箱": "email",
                  "项目名称": "project_name", "项目代码": "project_code", "年初预算数": "initial_budget",
-                 "全年预算数": "budget"}
+                 "全年预算数": "budget", "年度总体目标": "goal"}
 TARGET_FIELDS = {"单位代码": "unit_code", "项目代码": "project_code", "一级指标": "level1",
                  "二级指标": "level2", "三级指标": "name", "分值": "weight", "年度指标值": "target"}
 
@@ -49,7 +50,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "行政区划代码": ("区划代码", "行政区划编码", "区划编码", "行政区划"),
     "地区名称": ("地区", "区划名称", "行政区划名称", "所属地区"),
     "主管部门": ("主管部门名称",),
-    "联系人": ("联系人及电话", "联系人电话", "联系方式"),
+    "联系人": ("联系人及电话", "联系人电话", "联系方式", "项目负责人", "项目负责人及电话"),
+    "联系电话": ("电话", "手机", "手机号码", "联系人手机", "办公电话"),
+    "年度总体目标": ("总体目标", "年度目标", "绩效总体目标", "年初设定目标", "预期目标"),
     "邮箱": ("电子邮箱", "邮箱地址", "电子邮件", "email", "e-mail"),
     "项目名称": (),
     "项目代码": ("项目编码", "项目编号"),
@@ -101,6 +104,14 @@ class RosterRow:
     initial_budget: float | None
     budget: float | None
     targets: list[TargetRow] = field(default_factory=list)
+    phone: str = ""
+    goal: str = ""                         # the approved 年度总体目标
+
+    @property
+    def leader(self) -> str:
+        """项目负责人及电话 as the form shows it: the contact, with the phone unless already there."""
+        phone = self.phone.strip()
+        return self.contact if not phone or phone in self.contact else f"{self.contact} {phone}".strip()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -280,7 +291,8 @@ def _load_units(ws, problems: list[str]) -> list[RosterRow]:
             row_no=r, unit_code=unit_code, unit_name=unit_name, region_code=region_code,
             region_name=_text(value("地区名称")), department=_text(value("主管部门")),
             contact=_text(value("联系人")), email=email, project_name=project_name,
-            project_code=project_code, initial_budget=initial_budget, budget=budget))
+            project_code=project_code, initial_budget=initial_budget, budget=budget,
+            phone=_text(value("联系电话")), goal=_text(value("年度总体目标"))))
     if not rows and not missing:
         problems.append(f"{title} 没有任何数据行")
     return rows
@@ -476,5 +488,6 @@ def rows_from_db(conn: sqlite3.Connection, *, include_inactive: bool = False) ->
             row_no=r["row_no"], unit_code=r["unit_code"], unit_name=r["unit_name"], region_code=r["region_code"],
             region_name=r["region_name"], department=r["department"], contact=r["contact"], email=r["email"],
             project_name=r["project_name"], project_code=r["project_code"],
-            initial_budget=r["initial_budget"], budget=r["budget"], targets=targets))
+            initial_budget=r["initial_budget"], budget=r["budget"], targets=targets,
+            phone=r["phone"], goal=r["goal"]))
     return out

@@ -80,6 +80,9 @@ def sample_targets(budget: float | None, *, first_row: int = 2) -> list[TargetRo
     return out
 
 
+SAMPLE_GOAL = "保障城乡居民基本医疗保险制度平稳运行，推进医保信息化和支付方式改革，提升经办服务能力。"
+
+
 def sample_roster(n_cities: int = 3, counties_per_city: int = 3, projects: int = 2, seed: int = 0) -> list[RosterRow]:
     """A realistic roster for the sample province 湖南省 (430000); deterministic per seed.
 
@@ -109,5 +112,5 @@ def sample_roster(n_cities: int = 3, counties_per_city: int = 3, projects: int =
                     row_no=len(rows) + 2, unit_code=f"{county}001", unit_name=unit, region_code=county,
                     region_name=county_name, department=unit, contact=contact, email=f"ybj{county}@example.gov.cn",
                     project_name=project, project_code=f"{county}24T{i:06d}", initial_budget=initial,
-                    budget=budget, targets=targets))
+                    budget=budget, targets=targets, goal=SAMPLE_GOAL))
     return rows

@@ -10,6 +10,7 @@ from pathlib import Path
 from .roster import (INSTRUCTIONS_SHEET, LEVEL2_BY_LEVEL1, ROSTER_COLUMNS, ROSTER_FIELDS, ROSTER_SHEET, TARGET_COLUMNS,
                      TARGETS_SHEET, RosterRow)
 from .roster_sample import sample_roster
+from ..form.spec import FormSpec
 
 
 _COLUMN_HELP = {
@@ -18,12 +19,14 @@ _COLUMN_HELP = {
     "行政区划代码": ("必填", 13, "6位行政区划代码（GB/T 2260），例如 430527。用于按市、县汇总。"),
     "地区名称": ("选填", 12, "区划名称，例如 绥宁县；汇总表中显示。"),
     "主管部门": ("选填", 22, "主管部门名称，写入表头。"),
-    "联系人": ("选填", 20, "联系人姓名和电话，例如 李明 0739-7621234。"),
+    "联系人": ("选填", 20, "项目负责人（联系人）姓名，可连同电话，例如 李明 0739-7621234；预填到自评表“项目负责人及电话”，单位可修改。"),
+    "联系电话": ("选填", 16, "联系人电话，例如 0739-7621234；与联系人一起预填到“项目负责人及电话”。"),
     "邮箱": ("必填", 28, "接收表格的电子邮箱，只填一个地址。"),
     "项目名称": ("必填", 32, "项目全称，写入表头。"),
     "项目代码": ("必填", 22, "项目代码，按文本填写。同一单位下不能重复。"),
     "年初预算数": ("选填", 14, "年初预算数，单位：万元。"),
     "全年预算数": ("选填", 14, "全年预算数（调整后），单位：万元。"),
+    "年度总体目标": ("选填", 40, "批复的年度总体目标（预期目标），预填到自评表并锁定，单位不能修改。"),
     "一级指标": ("必填", 12, "产出指标 / 效益指标 / 满意度指标（以表样为准）。"),
     "二级指标": ("选填", 16, "如 数量指标、质量指标、时效指标、成本指标、社会效益指标、服务对象满意度指标。"),
     "三级指标": ("必填", 36, "具体指标名称，同一项目内不能重复。"),
@@ -39,18 +42,26 @@ def _header_text(label: str) -> str:
     return f"{label}（万元）" if label in _MONEY_LABELS else label
 
 
+def roster_columns(form: FormSpec | None = None) -> list[str]:
+    """The 名单 columns to ask for: 年初预算数 only when the form has a place for it."""
+    funds = {c.key for c in form.funds_columns} if form is not None else {"initial_budget"}
+    return [c for c in ROSTER_COLUMNS if c != "年初预算数" or "initial_budget" in funds]
+
+
 def write_roster_template(path: Path, rows: list[RosterRow] | None = None, *,
-                          level2_by_level1: dict[str, list[str]] | None = None) -> Path:
+                          level2_by_level1: dict[str, list[str]] | None = None, form: FormSpec | None = None) -> Path:
     """An Excel roster to fill in: 名单, 绩效指标 and 填写说明, with drop-downs and checks.
 
-    `rows` default to three sample rows that show the expected shape.
+    `rows` default to three sample rows that show the expected shape; `form` (the
+    workspace's) leaves out what that form has no place for.
     """
     import xlsxwriter
     from xlsxwriter.utility import xl_col_to_name
 
     path = Path(path)
     rows = sample_roster()[:3] if rows is None else rows
-    taxonomy = level2_by_level1 or LEVEL2_BY_LEVEL1
+    taxonomy = level2_by_level1 or (form.level2_by_level1() if form is not None else LEVEL2_BY_LEVEL1)
+    columns = roster_columns(form)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = xlsxwriter.Workbook(str(path))
     try:
@@ -80,10 +91,10 @@ def write_roster_template(path: Path, rows: list[RosterRow] | None = None, *,
 
         # 名单
         ws = wb.add_worksheet(ROSTER_SHEET)
-        header(ws, ROSTER_COLUMNS)
-        col = {label: i for i, label in enumerate(ROSTER_COLUMNS)}
+        header(ws, columns)
+        col = {label: i for i, label in enumerate(columns)}
         for r, row in enumerate(rows, start=1):
-            for label in ROSTER_COLUMNS:
+            for label in columns:
                 value = getattr(row, ROSTER_FIELDS[label])
                 c = col[label]
                 if label in _MONEY_LABELS:
@@ -103,7 +114,7 @@ def write_roster_template(path: Path, rows: list[RosterRow] | None = None, *,
             "validate": "custom",
             "value": f"=COUNTIFS(${a}$2:${a}${last + 1},{a}2,${p}$2:${p}${last + 1},{p}2)=1",
             "error_title": "项目代码重复", "error_message": "同一单位代码下的项目代码不能重复。"})
-        for label in _MONEY_LABELS:
+        for label in _MONEY_LABELS & set(columns):
             ws.data_validation(1, col[label], last, col[label], {
                 "validate": "decimal", "criteria": ">=", "value": 0,
                 "error_title": label, "error_message": "请填写不小于0的数字，单位：万元。"})
@@ -135,13 +146,13 @@ def write_roster_template(path: Path, rows: list[RosterRow] | None = None, *,
             "validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 100,
             "error_title": "分值", "error_message": "分值应为0到100之间的数字。"})
 
-        _write_instructions(wb, taxonomy)
+        _write_instructions(wb, taxonomy, columns)
     finally:
         wb.close()
     return path
 
 
-def _write_instructions(wb, taxonomy: dict[str, list[str]]) -> None:
+def _write_instructions(wb, taxonomy: dict[str, list[str]], columns: list[str]) -> None:
     ws = wb.add_worksheet(INSTRUCTIONS_SHEET)
     title = wb.add_format({"bold": True, "font_size": 14})
     bold = wb.add_format({"bold": True, "text_wrap": True, "valign": "top", "border": 1, "bg_color": "#F2F2F2"})
@@ -173,7 +184,7 @@ def _write_instructions(wb, taxonomy: dict[str, list[str]]) -> None:
     for c, text in enumerate(("列名", "是否必填", "说明")):
         ws.write_string(r, c, text, bold)
     r += 1
-    for sheet, labels in ((ROSTER_SHEET, ROSTER_COLUMNS), (TARGETS_SHEET, TARGET_COLUMNS)):
+    for sheet, labels in ((ROSTER_SHEET, columns), (TARGETS_SHEET, TARGET_COLUMNS)):
         ws.merge_range(r, 0, r, 2, f"“{sheet}”表", bold)
         r += 1
         for label in labels:

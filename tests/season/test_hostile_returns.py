@@ -257,13 +257,13 @@ def test_remind_reports_a_units_failure_and_still_mails_the_others(tmp_path):
     run = run_xlperf("remind", "-w", ws.root, "--dry-run", limit=2 * GIB, timeout=120)
 
     assert "Traceback" not in run.text and run.code == 1, run.text
-    assert "反馈表未能生成" in run.text.replace("\n", "")
+    assert "更正表未能生成" in run.text.replace("\n", "")
     emls = list((ws.root / "sent").glob("*.eml"))
     assert len([e for e in emls if "催报" in e.name]) == 3          # every unit was still reminded
     assert any(len(e.name.encode()) <= 255 and "医疗保障事务服务中心" in e.name for e in emls)
-    copies = list(ws.feedback_dir.rglob("*_反馈.xlsx"))              # the NaN return's copy rebuilt from values
+    copies = list(ws.feedback_dir.rglob("*_更正.xlsx"))              # the NaN return's copy rebuilt from values
     assert len(copies) == 2 and all(len(c.name.encode()) <= 255 for c in copies)
-    assert run.text.count("反馈表未能生成") == 1
+    assert run.text.count("更正表未能生成") == 1
 
 
 # ------------------------------------------------------------------ check output
@@ -454,7 +454,7 @@ def test_bombs_huge_rows_and_merges_are_refused_within_a_gib(ws, tmp_path):
     assert run.peak_mib < 1024, run.peak_mib
     with_copies = run_xlperf("check", many_merged, good[1], "--feedback", feedback, limit=3 * GIB, timeout=180)
     assert "Traceback" not in with_copies.text and with_copies.peak_mib < 1024
-    assert len(list(feedback.glob("*.xlsx"))) == 1
+    assert len(list(feedback.glob("*.xlsx"))) == 0      # refused, and the good one has nothing to correct
 
 
 def test_a_3_gb_file_in_a_collected_folder_is_refused_unread(ws, tmp_path):

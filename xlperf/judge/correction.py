@@ -236,6 +236,8 @@ def write_correction(src: str | Path, result: CheckResult, outdir: str | Path, n
     rows: list[tuple[str, str, str]] = []
     computed = computed_cells(lay)
     for f in result.findings:
+        if f.severity not in (ERROR, WARNING):
+            continue        # how the file was read (提示) is nothing for the clerk to fix
         where = moved.get(f.cell) if f.sheet in ("", loc.sheet) else None
         text = _message(f, moved)
         if f.code in RESTORED or (f.cell and f.cell in loc.formula_cells.values()):

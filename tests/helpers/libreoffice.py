@@ -84,38 +84,42 @@ def convert_many(srcs: list[Path], fmt: str, outdir: Path, timeout: int = 300) -
     return outs
 
 
-def run_uno_script(script: str, *args: str, timeout: int = 180) -> str:
+def run_uno_script(script: str, *args: str, timeout: int = 180, attempts: int = 2) -> str:
     """Run a Python-UNO script (Debian python3-uno) with the system interpreter.
 
     The script runs after `UNO_PRELUDE` (so it has `desktop`, `pv`, `nv` and
-    `args`); we start soffice listening on a private pipe for it.
+    `args`); we start soffice listening on a private pipe for it. On a loaded
+    machine soffice sometimes drops the bridge while starting: one fresh retry.
     """
     exe = soffice()
     if exe is None:
         raise RuntimeError("LibreOffice (soffice) is not installed; run scripts/test.sh")
-    prof = _profile()
-    pipe = f"xlperf{os.getpid()}{abs(hash(str(prof))) % 100000}"
-    env = dict(os.environ, HOME=str(prof))
-    office = subprocess.Popen(
-        [exe, f"-env:UserInstallation=file://{prof}", "--headless", "--norestore", "--invisible",
-         f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )
-    try:
-        proc = subprocess.run(
-            ["/usr/bin/python3", "-c", UNO_PRELUDE + script, f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext", *args],
-            capture_output=True, text=True, timeout=timeout,
+    error = ""
+    for _ in range(attempts):
+        prof = _profile()
+        pipe = f"xlperf{os.getpid()}{abs(hash(str(prof))) % 100000}"
+        env = dict(os.environ, HOME=str(prof))
+        office = subprocess.Popen(
+            [exe, f"-env:UserInstallation=file://{prof}", "--headless", "--norestore", "--invisible",
+             f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         )
-        if proc.returncode != 0:
-            raise RuntimeError(f"UNO script failed: {proc.stderr[-2000:]}")
-        return proc.stdout
-    finally:
-        office.terminate()
         try:
-            office.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            office.kill()
-        shutil.rmtree(prof, ignore_errors=True)
+            proc = subprocess.run(
+                ["/usr/bin/python3", "-c", UNO_PRELUDE + script, f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext",
+                 *args], capture_output=True, text=True, timeout=timeout,
+            )
+            if proc.returncode == 0:
+                return proc.stdout
+            error = proc.stderr[-2000:]
+        finally:
+            office.terminate()
+            try:
+                office.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                office.kill()
+            shutil.rmtree(prof, ignore_errors=True)
+    raise RuntimeError(f"UNO script failed: {error}")
 
 
 # Every UNO script starts with this: `uno`, `pv(name, value)`, `nv(name, value)`, `args`

@@ -573,7 +573,9 @@ def _locate(grid: Grid, specs: list[FormSpec], form_hint: str | None = None) -> 
     if hint:
         order.sort(key=lambda s: s.id != hint)
     def ranked():
-        return sorted(((spec_fit(grid, s), i, s) for i, s in enumerate(order)), key=lambda t: (-t[0][0], t[1]))
+        # On a tie the national form wins: a layout that fits several definitions equally is judged by the general one.
+        return sorted(((spec_fit(grid, s), i, s) for i, s in enumerate(order)),
+                      key=lambda t: (-t[0][0], t[1] if hint else (t[2].id != "project", t[1])))
 
     if "ind_name" in grid.defined_names:   # our own template: its names are exact, even if `_xlperf` is gone
         by_id = [s for s in order if identity and s.id == identity.get("form_id")]

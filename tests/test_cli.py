@@ -8,18 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import openpyxl
 from click.testing import CliRunner
 
-from helpers.formfill import named
+from helpers.season import make_workspace
 from xlperf.cli import main
 from xlperf.demo.simulate import fill_return
 from xlperf.form.spec import available_forms
 from xlperf.judge.check import check
-from xlperf.season.generate import generate
-from xlperf.season.roster import save_roster
-from xlperf.season.roster_sample import sample_roster
-from xlperf.season.workspace import init_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,25 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 def xlperf(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
-def fill(src: Path, dst: Path, **kw) -> Path:
-    """A county's return (the demo's simulated filler) with the 年度总体目标 written too."""
-    path = fill_return(src, dst, **kw)
-    wb = openpyxl.load_workbook(path)
-    sheet, row, col, _, _ = named(wb, "goal_planned")
-    if not sheet.cell(row, col).value:
-        sheet.cell(row, col).value = "提高基本医保参保质量和经办服务水平，保障资金安全有效使用。"
-        wb.save(path)
-    return path
-
-
 def outbox(tmp_path: Path) -> list[Path]:
-    ws = init_workspace(tmp_path / "ws", year=2024)
-    conn = ws.connect()
-    save_roster(conn, sample_roster(n_cities=1, counties_per_city=2, projects=2, seed=1))
-    conn.close()
-    generate(ws)
-    return sorted(ws.outbox.glob("*.xlsx"))
-
+    return sorted(make_workspace(tmp_path, n_cities=1, counties=2, projects=2, deadline=None).outbox.glob("*.xlsx"))
 
 def test_clicks_own_words_are_chinese_in_help_and_errors():
     res = xlperf("--help")
@@ -85,7 +63,7 @@ def test_output_piped_to_a_file_keeps_whole_lines(tmp_path):
     text = listing.read_text(encoding="utf-8")
     assert str(available_forms()["project-county"]) in text                 # the long path, not cut at 80
     src = outbox(tmp_path)[0]
-    bad = fill(src, tmp_path / "有错误的表格_文件名也比较长_2024年度项目支出绩效自评.xlsx", seed=2,
+    bad = fill_return(src, tmp_path / "有错误的表格_文件名也比较长_2024年度项目支出绩效自评.xlsx", seed=2,
                       mistakes=("score-above-weight", "no-reason"))
     report = tmp_path / "check.txt"
     with open(report, "w", encoding="utf-8") as fh:
@@ -109,7 +87,7 @@ def test_template_refuses_an_xls_name_rather_than_writing_xlsx_bytes_under_it(tm
 def test_check_feedback_writes_copies_only_for_files_with_findings(tmp_path):
     returns = tmp_path / "returns"
     returns.mkdir()
-    files = [fill(p, returns / p.name, seed=i, mistakes=("score-above-weight",) if i == 0 else ())
+    files = [fill_return(p, returns / p.name, seed=i, mistakes=("score-above-weight",) if i == 0 else ())
              for i, p in enumerate(outbox(tmp_path))]
     with_findings = {f.stem for f in files if check(f).findings}
     assert 0 < len(with_findings) < len(files)

@@ -6,7 +6,6 @@ LibreOffice re-saves, and a real SQLite ledger that survives a killed run.
 from __future__ import annotations
 
 import io
-import os
 import signal
 import sqlite3
 import subprocess
@@ -15,41 +14,24 @@ import time
 import zipfile
 from email import policy
 from email.message import EmailMessage
-from pathlib import Path
 
 import openpyxl
-import pytest
-import yaml
 
 from helpers.formfill import package_text
 from helpers.libreoffice import convert
 from helpers.mailservers import deliver
+from helpers.season import make_workspace
 from xlperf.season import db
 from xlperf.judge.check import check
 from xlperf.season.collect import collect
 from xlperf.season.generate import generate
 from xlperf.season.roster import save_roster
 from xlperf.season.roster_sample import sample_roster
-from xlperf.season.roster_template import write_roster_template
 from xlperf.season.remind import remind
 from xlperf.season.send import send
 from xlperf.demo.simulate import fill_return
 from xlperf.season.status import compute_status
-from xlperf.season.workspace import init_workspace, open_workspace, render_config
-
-
-def make_workspace(tmp_path: Path, n_cities=2, counties=2, projects=2, **mail):
-    ws = init_workspace(tmp_path / "ws", year=2024, form="project-county", deadline="2025-03-31")
-    conn = ws.connect()
-    save_roster(conn, sample_roster(n_cities=n_cities, counties_per_city=counties, projects=projects, seed=1))
-    conn.close()
-    if mail:
-        config = dict(ws.config)
-        config["mail"] = {**ws.mail, **mail}
-        (ws.root / "xlperf.yaml").write_text(render_config(config), encoding="utf-8")
-        ws = open_workspace(ws.root)
-    generate(ws)
-    return ws
+from xlperf.season.workspace import init_workspace
 
 
 def counts(ws):

@@ -13,44 +13,19 @@ from click.testing import CliRunner
 
 from helpers.handtyped import official_form
 from helpers.mailservers import deliver
-from helpers.formfill import named
 from xlperf.cli import main
 from xlperf.demo.simulate import fill_return
 from xlperf.judge.check import check
+from helpers.season import make_workspace
 from xlperf.season.collect import collect
-from xlperf.season.generate import generate
-from xlperf.season.roster import rows_from_db, save_roster
-from xlperf.season.roster_sample import sample_roster
-from xlperf.season.workspace import init_workspace, open_workspace, render_config
+from xlperf.season.roster import rows_from_db
 
 
 def xlperf(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
-def fill(src: Path, dst: Path, **kw) -> Path:
-    """A county's return (the demo's simulated filler) with the 年度总体目标 written too."""
-    path = fill_return(src, dst, **kw)
-    wb = openpyxl.load_workbook(path)
-    sheet, row, col, _, _ = named(wb, "goal_planned")
-    if not sheet.cell(row, col).value:
-        sheet.cell(row, col).value = "提高基本医保参保质量和经办服务水平，保障资金安全有效使用。"
-        wb.save(path)
-    return path
-
-
 def workspace(tmp_path: Path, **mail):
-    ws = init_workspace(tmp_path / "ws", year=2024)
-    conn = ws.connect()
-    save_roster(conn, sample_roster(n_cities=1, counties_per_city=2, projects=2, seed=1))
-    conn.close()
-    if mail:
-        config = dict(ws.config)
-        config["mail"] = {**ws.mail, **mail}
-        (ws.root / "xlperf.yaml").write_text(render_config(config), encoding="utf-8")
-        ws = open_workspace(ws.root)
-    generate(ws)
-    return ws
-
+    return make_workspace(tmp_path, n_cities=1, counties=2, projects=2, deadline=None, **mail)
 
 def typed_copy_with_an_easier_target(ws, path: Path) -> Path:
     """A county typed the form itself and wrote an easier 年度指标值 than the approved one."""
@@ -116,10 +91,10 @@ def test_files_that_count_for_nobody_are_listed_with_name_sender_date_and_reason
     (inbox / "坏了.xlsx").write_bytes(b"PK\x03\x04" + b"\x00" * 40)        # cut off in transit
     other = tmp_path / "blank.xlsx"
     assert xlperf("template", "--year", 2024, "-o", other).exit_code == 0
-    stranger = fill(other, inbox / "别省的表.xlsx", seed=3)          # a form nobody on the roster sent
+    stranger = fill_return(other, inbox / "别省的表.xlsx", seed=3)          # a form nobody on the roster sent
 
     good = sorted(ws.outbox.glob("*.xlsx"))[0]
-    ret = fill(good, tmp_path / good.name, seed=1)
+    ret = fill_return(good, tmp_path / good.name, seed=1)
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"], msg["To"], msg["Subject"] = "县医保局 <ybj@county.gov.cn>", "jxb@example.gov.cn", "回复：自评表"
     msg.set_content("已填好，请查收。")
@@ -168,9 +143,9 @@ def test_show_tells_a_reviewer_what_a_resubmission_changed(tmp_path, imap_server
     src = sorted(ws.outbox.glob("*.xlsx"))[0]
     first = tmp_path / "v1"
     first.mkdir()
-    fill(src, first / src.name, seed=1, mistakes=("score-above-weight",))
+    fill_return(src, first / src.name, seed=1, mistakes=("score-above-weight",))
     collect(ws, str(first))
-    fixed = fill(src, tmp_path / src.name, seed=1)
+    fixed = fill_return(src, tmp_path / src.name, seed=1)
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"], msg["To"], msg["Subject"] = "ybj@county.gov.cn", "jxb@example.gov.cn", "更正后的自评表"
     msg.set_content("已按反馈修改。")

@@ -21,7 +21,7 @@ def print_result(console: Console, r: CheckResult) -> None:
     # Every string from a returned file is escaped: a unit named "[/]" must not break rich's markup.
     head = (f"[bold]{escape(r.path)}[/bold]  {escape(r.unit or '（未填单位）')} · {escape(r.project or '（未填项目）')} · "
             f"{r.year or ''}年度 · 执行率 {'—' if rate is None else f'{rate * 100:.2f}%'} · "
-            f"总分 {r.total_score if r.total_score is not None else '—'} · {escape(str(r.grade or ''))}")
+            f"总分 {format(r.total_score, 'g') if r.total_score is not None else '—'} · {escape(str(r.grade or ''))}")
     console.print(head, highlight=False, soft_wrap=True)
     if not r.findings:
         console.print("  [green]未发现问题[/green]")

@@ -119,14 +119,15 @@ def distinct_returns(base: Path, k: int) -> list[Path]:
     return [folder / r["file"] for r in rows if r["file"]]
 
 
-def aggregate_once(n: int, base: Path, distinct: int, jobs: int | None) -> dict:
+def aggregate_once(n: int, base: Path, distinct: int, jobs: int | None, early_pool: bool = True) -> dict:
     """In a fresh process: aggregate n returns (a roster of n + 1 %) end to end, CSV and Parquet included."""
-    from xlperf.judge.batch import check_files
+    from xlperf.judge.batch import check_files, start_pool
     from xlperf.province.aggregate import summarize
     from xlperf.province.frames import export_csv, export_parquet
     from xlperf.province.model import Entry, Expected
     from xlperf.province.workbook import write_summary
 
+    workers = start_pool(jobs) if early_pool else None    # forked before the roster exists
     pool = distinct_returns(base, distinct)
     rows = synth.roster(n)
     roster = [Expected(**{k: r[k] for k in EXPECTED_FIELDS}) for r in rows]
@@ -135,7 +136,7 @@ def aggregate_once(n: int, base: Path, distinct: int, jobs: int | None) -> dict:
     out = Path(tempfile.mkdtemp(prefix="xlperf-runall-"))
     stages = {}
     c0, t0 = cpu_s(), time.perf_counter()
-    results = check_files(files, jobs=jobs, progress=False)
+    results = check_files(files, jobs=jobs, progress=False, pool=workers)
     entries = (Entry(res, e, r["file"], r["received_at"]) for res, (e, r) in zip(results, returned))
     summary = summarize(entries, roster, year=synth.YEAR, form=synth.FORM, produced_from="run_all")
     t1 = time.perf_counter()
@@ -149,6 +150,8 @@ def aggregate_once(n: int, base: Path, distinct: int, jobs: int | None) -> dict:
     export_parquet(summary, out / "parquet")
     t4 = time.perf_counter()
     stages["Parquet"] = t4 - t3
+    if workers is not None:
+        workers.shutdown()
     self_mib, child_mib = peak_mib()
     import shutil
     shutil.rmtree(out, ignore_errors=True)
@@ -261,13 +264,14 @@ def main() -> None:
     ap.add_argument("--gen-modes", default="serial,pool")
     ap.add_argument("--gen-reps", type=int, default=1)
     ap.add_argument("--dask-n", type=int, default=4000)
+    ap.add_argument("--late-pool", action="store_true", help="fork the checking pool after the roster is loaded (as before)")
     ap.add_argument("--json", type=Path, help="also save the figures here")
     ap.add_argument("--one", nargs="+", help=argparse.SUPPRESS)   # internal: one measurement in this process
     a = ap.parse_args()
     if a.one:
         kind, *rest = a.one
         if kind == "aggregate":
-            r = aggregate_once(int(rest[0]), a.dir, a.distinct, a.jobs)
+            r = aggregate_once(int(rest[0]), a.dir, a.distinct, a.jobs, early_pool=not a.late_pool)
         elif kind == "generate":
             r = generate_once(int(rest[0]), rest[1])
         else:
@@ -275,7 +279,8 @@ def main() -> None:
         print(json.dumps(r, ensure_ascii=False))
         return
     parts = a.parts.split(",")
-    common = ["--dir", str(a.dir), "--distinct", str(a.distinct)] + (["--jobs", str(a.jobs)] if a.jobs else [])
+    common = (["--dir", str(a.dir), "--distinct", str(a.distinct)] + (["--jobs", str(a.jobs)] if a.jobs else [])
+              + (["--late-pool"] if a.late_pool else []))
     report: dict = {}
     if "read" in parts:
         report["read"] = part_read(a.dir, a.read_n, a.lo_n, a.reps)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from contextlib import nullcontext
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -30,12 +31,27 @@ def _check_chunk(paths: list[str]) -> list[CheckResult]:
     return [_slim(check(p)) for p in paths]
 
 
+def start_pool(jobs: int | None = None) -> ProcessPoolExecutor:
+    """A checking pool whose workers are forked now, with the form definitions loaded.
+
+    Start it before loading a roster or other large data: a worker forked later
+    inherits all of it and its memory grows as the inherited pages are touched.
+    Pass it to `check_files(pool=…)`; the caller shuts it down.
+    """
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    pool = ProcessPoolExecutor(max_workers=jobs)
+    for fut in [pool.submit(default_specs) for _ in range(jobs)]:
+        fut.result()
+    return pool
+
+
 def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progress: bool = True,
-                chunk: int = 32) -> Iterator[CheckResult]:
+                chunk: int = 32, pool: ProcessPoolExecutor | None = None) -> Iterator[CheckResult]:
     """Check files in worker processes; yields results in input order, holding few in memory.
 
     At most 2 × jobs chunks of `chunk` files are in flight at once. jobs=1 checks
     in this process (no pool), which is what profiling and debugging want.
+    `pool` (from `start_pool`) is used instead of a pool forked now, until it breaks.
     """
     items = [str(p) for p in paths]
     jobs = max(1, jobs or os.cpu_count() or 1)
@@ -51,11 +67,12 @@ def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progres
         remaining: deque[list[str]] = deque(items[i:i + chunk] for i in range(0, len(items), chunk))
         while remaining:
             try:
-                for done in _pooled(remaining, jobs):
+                for done in _pooled(remaining, jobs, pool):
                     if bar:
                         bar.advance(len(done))
                     yield from done
             except BrokenProcessPool:
+                pool = None             # the caller's pool is broken too; later chunks get a new one
                 # A worker died (a reader aborted, or memory ran out). Re-run the head chunk one file
                 # per process so the culprit is reported as its own finding, then go on with a new pool.
                 for p in remaining.popleft():
@@ -67,9 +84,9 @@ def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progres
             bar.close()
 
 
-def _pooled(remaining: deque, jobs: int) -> Iterator[list[CheckResult]]:
+def _pooled(remaining: deque, jobs: int, given: ProcessPoolExecutor | None = None) -> Iterator[list[CheckResult]]:
     """Results of `remaining` chunks in order, popping each chunk only once it is done."""
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with (nullcontext(given) if given is not None else ProcessPoolExecutor(max_workers=jobs)) as pool:
         pending: deque[Future] = deque()
         queued = iter(list(remaining))
         for c in queued:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -140,14 +142,48 @@ def test_the_summary_from_the_cluster_is_the_summary_of_a_local_run(cluster, ret
 
 @pytest.mark.slow
 def test_losing_a_worker_mid_run_still_judges_every_file_exactly_once(cluster, returns, tmp_path):
-    files = returns * 3            # 72 files, 36 tasks of 2: the run outlives the worker
+    files = returns * 6            # 144 files, 72 tasks of 2: the run outlives the worker
     local = [r.path for r in check_files(files, jobs=1, progress=False)]
+    killed: list[int] = []
+
+    def kill_a_busy_worker() -> None:
+        """Watch the scheduler; SIGKILL the first worker seen holding a task."""
+        with distributed.Client(cluster.address) as observer:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                names = {a: w["name"] for a, w in observer.scheduler_info()["workers"].items()}
+                busy = [names[a] for a, keys in observer.processing().items() if keys and a in names]
+                if busy:
+                    killed.append(int(str(busy[0])[1:]))
+                    cluster.kill(cluster.workers[killed[0]])
+                    return
+                time.sleep(0.005)
+
+    watcher = threading.Thread(target=kill_a_busy_worker)
     seen = []
     for res in check_files_dask(files, cluster.address, progress=False, chunk=2, in_flight=4):
+        if not seen:
+            watcher.start()
         seen.append(res)
-        if len(seen) == 1:
-            cluster.kill(cluster.workers[0])
+    watcher.join()
+    assert killed, "no worker was seen busy"
     assert [r.path for r in seen] == local
     by_path = {r.path: r for r in check_files(returns, jobs=1, progress=False)}
     assert [(r.errors, r.total_score) for r in seen] == [(by_path[p].errors, by_path[p].total_score) for p in local]
-    assert cluster.workers[0].poll() is not None and cluster.workers[1].poll() is None
+    assert cluster.workers[killed[0]].poll() is not None and cluster.workers[1 - killed[0]].poll() is None
+
+
+def test_a_scheduler_that_does_not_answer_is_one_clear_line_not_a_traceback(returns, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import xlperf.judge.dask_batch as dask_batch
+    from xlperf.cli import main
+    monkeypatch.setattr(dask_batch, "CONNECT_TIMEOUT", "1s")
+    with socket.socket() as s:                     # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    res = CliRunner().invoke(main, ["aggregate", str(returns[0].parent), "-o", str(tmp_path / "汇总.xlsx"),
+                                    "--dask", f"tcp://127.0.0.1:{port}"])
+    assert res.exit_code == 2
+    assert "无法连接 Dask 调度器" in res.output and "[dask-unreachable]" in res.output
+    assert not (tmp_path / "汇总.xlsx").exists()

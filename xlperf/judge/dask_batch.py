@@ -19,10 +19,13 @@ from typing import Iterator, Sequence
 from .batch import _Progress, _slim
 from .check import CheckResult, check
 from .findings import ERROR, Finding
+from ..errors import XlperfError
 
 LOCAL = "local"
 CHUNK = 16            # files per task: large enough that Dask's per-task cost (~1 ms) stays small
 RETRIES = 2           # a task that raised is run again this many times (a lost worker is Dask's own matter)
+TASK_BYTES = 8 << 20  # bytes of files per task when they travel with it (Dask warns about large graphs)
+CONNECT_TIMEOUT = "30s"
 
 
 def _check_blobs(items: list[tuple[str, bytes]]) -> list[CheckResult]:
@@ -44,20 +47,43 @@ def _check_paths(paths: list[str]) -> list[CheckResult]:
 
 def _lost(name: str, exc: BaseException) -> CheckResult:
     return CheckResult(path=name, readable=False, findings=[Finding(
-        "reader-crashed", ERROR, f"在计算集群上校验此文件多次失败（{type(exc).__name__}），文件可能已损坏，"
+        "reader-crashed", ERROR, "在计算集群上校验此文件时计算节点多次异常退出（文件可能已损坏或过大），"
         "请让单位用 Excel 或 WPS 重新保存后再提交", name)])
 
 
 def connect(address: str, *, jobs: int | None = None):
-    """A distributed.Client for a scheduler address, or for a new local cluster when address is 'local'."""
-    from distributed import Client, LocalCluster
+    """(client, the local cluster or None): a new local cluster when address is 'local', else the scheduler's."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise XlperfError("未安装 Dask distributed，无法使用 --dask；请先安装：pip install 'xlperf[dask]'",
+                          code="dask-missing") from None
     if address == LOCAL:
         cluster = LocalCluster(n_workers=max(1, jobs or os.cpu_count() or 1), threads_per_worker=1,
                                processes=True, dashboard_address=None)
-        client = Client(cluster)
-        client._xlperf_cluster = cluster          # closed with the client in `check_files_dask`
-        return client
-    return Client(address)
+        return Client(cluster), cluster
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT), None
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise XlperfError(f"无法连接 Dask 调度器 {address}（{type(exc).__name__}: {exc}）；请确认地址和端口，"
+                          "以及调度器已启动（dask scheduler）", code="dask-unreachable") from None
+
+
+def _chunks(items: list[str], chunk: int, max_bytes: int | None) -> list[list[str]]:
+    """Runs of at most `chunk` files; with max_bytes, also at most that many bytes (one big file alone)."""
+    out: list[list[str]] = []
+    cur: list[str] = []
+    size = 0
+    for p in items:
+        n = os.path.getsize(p) if max_bytes else 0
+        if cur and (len(cur) >= chunk or (max_bytes and size + n > max_bytes)):
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(p)
+        size += n
+    if cur:
+        out.append(cur)
+    return out
 
 
 def check_files_dask(paths: Sequence[Path | str], address: str, *, jobs: int | None = None, progress: bool = True,
@@ -69,8 +95,9 @@ def check_files_dask(paths: Sequence[Path | str], address: str, *, jobs: int | N
     first result not yet yielded, so neither the cluster nor this process holds
     more than a window of files. `shared` defaults to True for 'local' (same
     disk) and False otherwise (bytes travel with the task). A chunk whose task
-    still fails after Dask's retries is checked again file by file, and only a
-    file that fails alone is reported, as `reader-crashed`.
+    still fails after Dask's retries is checked again file by file; a file whose
+    own task kills workers is reported as `reader-crashed`, any other failure
+    (a worker without xlperf, a path it cannot see) stops the run with a message.
     """
     from distributed import as_completed
 
@@ -78,10 +105,11 @@ def check_files_dask(paths: Sequence[Path | str], address: str, *, jobs: int | N
     if shared is None:
         shared = address == LOCAL
     own = client is None
+    cluster = None
     if own:
-        client = connect(address, jobs=jobs)
+        client, cluster = connect(address, jobs=jobs)
+    chunks = _chunks(items, chunk, None if shared else TASK_BYTES)
     bar = _Progress(len(items)) if progress else None
-    chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
 
     def submit(c: list[str]):
         if shared:
@@ -127,16 +155,20 @@ def check_files_dask(paths: Sequence[Path | str], address: str, *, jobs: int | N
         if bar:
             bar.close()
         if own:
-            cluster = getattr(client, "_xlperf_cluster", None)
             client.close()
             if cluster is not None:
                 cluster.close()
 
 
 def _alone(client, path: str, shared: bool) -> CheckResult:
+    """One file as its own task. Workers that die on it are the file's fault; any other failure is the cluster's."""
+    from distributed import KilledWorker
     try:
         if shared:
             return client.submit(_check_paths, [path], retries=RETRIES, pure=False).result()[0]
         return client.submit(_check_blobs, [(path, Path(path).read_bytes())], retries=RETRIES, pure=False).result()[0]
-    except Exception as exc:
+    except KilledWorker as exc:
         return _lost(path, exc)
+    except Exception as exc:
+        raise XlperfError(f"计算集群无法校验文件（{type(exc).__name__}: {exc}）；请确认各计算节点已安装同一版本的 xlperf"
+                          + ("，并能读到同一路径下的文件" if shared else ""), code="dask-task-failed", path=path) from None

@@ -488,8 +488,10 @@ def remind_cmd(workspace: Path, dry_run: bool) -> None:
 @click.option("--parquet", "parquet_dir", type=click.Path(file_okay=False, path_type=Path), help="另存每张表为 Parquet")
 @click.option("--jobs", type=int, default=None, help="并行进程数（默认全部 CPU）")
 @click.option("--year", type=int, default=None, help="年度（直接汇总文件时写入说明页）")
+@click.option("--dask", "dask", metavar="SCHEDULER", default=None,
+              help="在 Dask 计算集群上校验文件：调度器地址（如 tcp://10.0.0.5:8786），或 local 表示在本机启动集群")
 @friendly
-def aggregate_cmd(paths, workspace, output, csv_dir, parquet_dir, jobs, year) -> None:
+def aggregate_cmd(paths, workspace, output, csv_dir, parquet_dir, jobs, year, dask) -> None:
     """生成全省汇总工作簿（总体、按地区、项目明细、指标明细、指标分析、问题清单、未提交、图表）及 CSV/Parquet。"""
     if output is not None:
         _xlsx_output(output)
@@ -497,8 +499,11 @@ def aggregate_cmd(paths, workspace, output, csv_dir, parquet_dir, jobs, year) ->
         from .province.folder import aggregate_paths
         out = output or Path(f"{year or ''}自评汇总表.xlsx")
         summary = aggregate_paths(list(paths), out=out, jobs=jobs, progress=True, year=year,
-                                  csv_dir=csv_dir, parquet_dir=parquet_dir)
+                                  csv_dir=csv_dir, parquet_dir=parquet_dir, dask=dask)
     else:
+        if dask:
+            raise XlperfError("汇总工作区时使用台账中已有的校验结果，不重新读取文件，无需 --dask；"
+                              "请改为给出回收文件所在的文件夹", code="dask-needs-files")
         from .province.workspace import aggregate_workspace
         ws = _open(workspace or Path("."))
         out = output or ws.reports_dir / f"{ws.year}年度自评汇总表.xlsx"

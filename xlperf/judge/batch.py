@@ -133,12 +133,27 @@ def check_bounded(path: Path | str, *, timeout: float | None = None, **kwargs) -
         return one.check(path, **kwargs)
 
 
+def start_pool(jobs: int | None = None) -> ProcessPoolExecutor:
+    """A checking pool whose workers are forked now, with the form definitions loaded.
+
+    Start it before loading a roster or other large data: a worker forked later
+    inherits all of it and its memory grows as the inherited pages are touched.
+    Pass it to `check_files(pool=…)`; the caller shuts it down.
+    """
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    pool = ProcessPoolExecutor(max_workers=jobs)
+    for fut in [pool.submit(default_specs) for _ in range(jobs)]:
+        fut.result()
+    return pool
+
+
 def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progress: bool = True,
-                chunk: int = 32) -> Iterator[CheckResult]:
+                chunk: int = 32, pool: ProcessPoolExecutor | None = None) -> Iterator[CheckResult]:
     """Check files in worker processes; yields results in input order, holding few in memory.
 
     At most 2 × jobs chunks of `chunk` files are in flight at once. jobs=1 checks
     in this process (no pool), which is what profiling and debugging want.
+    `pool` (from `start_pool`) is used instead of a pool forked now, until it breaks.
     """
     items = [str(p) for p in paths]
     jobs = max(1, jobs or os.cpu_count() or 1)
@@ -159,11 +174,12 @@ def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progres
         remaining: deque[list[str]] = deque(items[i:i + chunk] for i in range(0, len(items), chunk))
         while remaining:
             try:
-                for done in _pooled(remaining, jobs):
+                for done in _pooled(remaining, jobs, pool):
                     if bar:
                         bar.advance(len(done))
                     yield from done
             except (BrokenProcessPool, _ChunkTimeout):
+                pool = None             # the caller's pool is broken too; later chunks get a new one
                 # A worker died (a reader aborted, or memory ran out) or hangs. Re-run the head chunk one
                 # file per process under the time budget so the culprit is reported as its own finding,
                 # then go on with a new pool.
@@ -181,9 +197,12 @@ class _ChunkTimeout(Exception):
     """The head chunk took longer than one file's time budget: some file in it hangs."""
 
 
-def _pooled(remaining: deque, jobs: int) -> Iterator[list[CheckResult]]:
-    """Results of `remaining` chunks in order, popping each chunk only once it is done."""
-    pool = ProcessPoolExecutor(max_workers=jobs)
+def _pooled(remaining: deque, jobs: int, given: ProcessPoolExecutor | None = None) -> Iterator[list[CheckResult]]:
+    """Results of `remaining` chunks in order, popping each chunk only once it is done.
+
+    A `given` pool (from `start_pool`) is left open for the caller unless it breaks or hangs.
+    """
+    pool = given if given is not None else ProcessPoolExecutor(max_workers=jobs)
     try:
         yield from _pooled_in(pool, remaining, jobs)
     except FutureTimeout:
@@ -192,7 +211,8 @@ def _pooled(remaining: deque, jobs: int) -> Iterator[list[CheckResult]]:
         pool.shutdown(wait=True, cancel_futures=True)
         raise _ChunkTimeout() from None
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if given is None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _pooled_in(pool: ProcessPoolExecutor, remaining: deque, jobs: int) -> Iterator[list[CheckResult]]:

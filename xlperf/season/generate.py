@@ -9,9 +9,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import os
 import re
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from . import db
 from ..judge.identity import sign
@@ -99,34 +103,117 @@ def correction_inputs(ws: Workspace, conn, roster_id: int) -> dict:
         password=ws.password, lock=frozenset({"header", "funds", "targets"}), meta=meta)}
 
 
+BATCH = 64            # rows per rendering task and per ledger transaction
+POOL_MIN_ROWS = 2 * BATCH   # fewer rows than this render in this process (a pool costs more than it saves)
+
+
+@dataclass(frozen=True)
+class _Job:
+    row: RosterRow
+    roster_id: int
+    generated_at: str
+    link: str
+
+
+_SPECS: dict[str, FormSpec] = {}
+
+
+def _render_batch(ws: Workspace, form: str, jobs: list[_Job]) -> list[tuple[bytes, str]]:
+    """In a worker: each job's workbook and its SHA-256 (XlsxWriter is pure Python, so this is the CPU part)."""
+    spec = _SPECS.get(form) or _SPECS.setdefault(form, load_form(form))
+    out = []
+    for j in jobs:
+        content = render(ws, spec, j.row, j.roster_id, j.generated_at, j.link)
+        out.append((content, hashlib.sha256(content).hexdigest()))
+    return out
+
+
+def _context():
+    """fork when this process has one thread (cheap, and no __main__ guard needed); never fork a threaded one."""
+    import multiprocessing
+    import threading
+    methods = multiprocessing.get_all_start_methods()
+    if threading.active_count() == 1 and "fork" in methods:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["xlperf.season.generate"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _rendered(ws: Workspace, batches: list[list[_Job]]) -> Iterator[list[tuple[bytes, str]]]:
+    """Rendered batches in order: in worker processes when there are enough rows, else here."""
+    rows = sum(len(b) for b in batches)
+    workers = min(os.cpu_count() or 1, len(batches))
+    if rows < POOL_MIN_ROWS or workers < 2:
+        for b in batches:
+            yield _render_batch(ws, ws.form, b)
+        return
+    with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
+        pending: deque = deque()
+        queued = iter(batches)
+        for b in queued:                     # at most 2 batches per worker in flight: bounded memory
+            pending.append(pool.submit(_render_batch, ws, ws.form, b))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            done = pending.popleft().result()
+            nxt = next(queued, None)
+            if nxt is not None:
+                pending.append(pool.submit(_render_batch, ws, ws.form, nxt))
+            yield done
+
+
 def generate(ws: Workspace, *, progress: bool = False) -> GenerateReport:
-    spec = load_form(ws.form)
+    """Render every roster row's workbook (in worker processes for a large roster) and record it in the ledger.
+
+    Rows are rendered in batches; each batch is written to the outbox and
+    recorded in one ledger transaction, in roster order, so the result is the
+    same as rendering one row at a time.
+    """
+    load_form(ws.form)        # a bad form id fails here, before any worker starts
     report = GenerateReport()
     ws.outbox.mkdir(parents=True, exist_ok=True)
     conn = ws.connect()
+    bar = None
     try:
         rows = rows_from_db(conn)
         ids = {(r["unit_code"], r["project_code"]): r["id"] for r in db.roster_rows(conn)}
-        iterator = rows
-        if progress:
-            from rich.progress import track
-            iterator = track(rows, description="生成工作簿", transient=True)
-        for row in iterator:
+        now = db.utc_iso()
+        links: dict[str, str] = {}
+        jobs = []
+        for row in rows:
             roster_id = ids[row.key]
+            if row.unit_code not in links:
+                links[row.unit_code] = unit_link(ws, conn, row.unit_code)
             previous = db.generated_for(conn, roster_id)
-            generated_at = previous["generated_at"] if previous else db.utc_iso()
-            content = render(ws, spec, row, roster_id, generated_at, unit_link(ws, conn, row.unit_code))
-            sha = hashlib.sha256(content).hexdigest()
-            path = ws.outbox / file_name(row, ws.year)
-            if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == sha:
-                report.unchanged.append(path)
-            else:
-                tmp = path.with_name(path.name + ".part")
-                tmp.write_bytes(content)
-                tmp.replace(path)
-                report.written.append(path)
+            jobs.append(_Job(row, roster_id, previous["generated_at"] if previous else now, links[row.unit_code]))
+        batches = [jobs[i:i + BATCH] for i in range(0, len(jobs), BATCH)]
+        if progress:
+            from rich.progress import Progress
+            bar = Progress(transient=True)
+            task = bar.add_task("生成工作簿", total=len(jobs))
+            bar.start()
+        for batch, rendered in zip(batches, _rendered(ws, batches)):
+            records = []
+            for job, (content, sha) in zip(batch, rendered):
+                path = ws.outbox / file_name(job.row, ws.year)
+                if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == sha:
+                    report.unchanged.append(path)
+                else:
+                    tmp = path.with_name(path.name + ".part")
+                    tmp.write_bytes(content)
+                    tmp.replace(path)
+                    report.written.append(path)
+                records.append((job.roster_id, str(path), sha, job.generated_at))
             with db.transaction(conn):
-                db.record_generated(conn, roster_id, str(path), sha, generated_at)
+                for rec in records:
+                    db.record_generated(conn, *rec)
+            if bar:
+                bar.advance(task, len(batch))
     finally:
+        if bar:
+            bar.stop()
         conn.close()
     return report

@@ -41,24 +41,7 @@ def _profile() -> Path:
 
 def convert(src: Path, fmt: str, outdir: Path, timeout: int = 180) -> Path:
     """Open `src` in LibreOffice (recalculating everything) and save it as `fmt`."""
-    exe = soffice()
-    if exe is None:
-        raise RuntimeError("LibreOffice (soffice) is not installed; run scripts/test.sh")
-    outdir.mkdir(parents=True, exist_ok=True)
-    prof = _profile()
-    try:
-        env = dict(os.environ, HOME=str(prof))
-        proc = subprocess.run(
-            [exe, f"-env:UserInstallation=file://{prof}", "--headless", "--norestore",
-             "--convert-to", FILTERS.get(fmt, fmt), "--outdir", str(outdir), str(src)],
-            capture_output=True, text=True, timeout=timeout, env=env,
-        )
-    finally:
-        shutil.rmtree(prof, ignore_errors=True)
-    out = outdir / (Path(src).stem + "." + fmt)
-    if not out.exists():
-        raise RuntimeError(f"LibreOffice did not write {out}: {proc.stdout} {proc.stderr}")
-    return out
+    return convert_many([src], fmt, outdir, timeout)[0]
 
 
 def convert_many(srcs: list[Path], fmt: str, outdir: Path, timeout: int = 300) -> list[Path]:

@@ -109,8 +109,15 @@ class _Bytes:
 
 
 def _styles_of(data: bytes):
-    styles = _styles(_Bytes(data), "styles")
-    return styles, {str(i).encode(): st for i, st in enumerate(styles)}
+    """Per style index (as the bytes of `s="…"`): format codes, the unlocked ones, the date ones."""
+    return _style_sets(_styles(_Bytes(data), "styles"))
+
+
+def _style_sets(styles: list[tuple[str, bool, bool]]):
+    ids = [str(i).encode() for i in range(len(styles))]
+    return ({i: st[0] for i, st in zip(ids, styles) if st[0]},
+            frozenset(i for i, st in zip(ids, styles) if st[2]),
+            frozenset(i for i, st in zip(ids, styles) if st[1]))
 
 
 def _application_of(data: bytes) -> str:
@@ -141,7 +148,7 @@ _CELL_NC = re.sub(rb"\((?!\?)", b"(?:", _CELL)
 _ROW_NC = rb"<row" + _ATTRS + rb"(?:/>|>\s*(?:" + _CELL_NC + rb"\s*)*</row>)"
 _SHEET_DATA = re.compile(rb"\s*(?:" + _ROW_NC + rb"\s*)*")
 _SHEET_DATA_TAG = re.compile(rb"<sheetData" + _ATTRS + rb"(?:/>|>)")
-_ROW = re.compile(rb"<row(" + _ATTRS + rb")(?:/>|>(.*?)</row>)", re.S)
+_ROW_HEAD = re.compile(rb"(" + _ATTRS + rb")(/?)>")
 _CELLS = re.compile(_CELL)
 _ROW_R = re.compile(rb"""\sr\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _TAG = re.compile(rb"<(/?)([^\s/>]+)(" + _ATTRS + rb")(/?)>")
@@ -177,7 +184,7 @@ def _attrs(raw: bytes) -> dict[bytes, bytes]:
     return out
 
 
-def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: dict[bytes, tuple[str, bool, bool]],
+def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: tuple[dict, frozenset, frozenset],
                date1904: bool, budget: CellBudget, merged_left: list[int]) -> bool:
     """Fill `sheet` from a worksheet part as `xlsx._fill_sheet` would; False if the part is not plain."""
     if b"\r" in data or b"<!" in data:
@@ -209,30 +216,37 @@ def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: dict[bytes, 
         raise ValueError(f"more than {MAX_MERGED_CELLS} merged cells")
     values, formats, formulas = sheet.values, sheet.formats, sheet.formulas
     unlocked: set[tuple[int, int]] = set()
+    fmt_of, unlocked_styles, date_styles = style_of
+    fmt_get, cols_get, add_unlocked = fmt_of.get, _BCOLS.get, unlocked.add
     r = -1
-    for row_attrs, inner in _ROW.findall(body):
-        rr = _ROW_R.search(row_attrs)
+    for chunk in body.split(b"<row")[1:]:    # the grammar above vouched for what each piece holds
+        head_m = _ROW_HEAD.match(chunk)
+        rr = _ROW_R.search(head_m.group(1))
         rv = (rr.group(1) or rr.group(2)) if rr else b""
         r = int(rv) - 1 if rv else r + 1
-        cells = _CELLS.findall(inner) if inner else ()
+        if head_m.group(2):
+            continue
+        cells = _CELLS.findall(chunk, head_m.end())
         budget.take(len(cells))
+        if cells and not 0 <= r < MAX_ROWS:
+            raise ValueError("cell outside the grid")     # the tree reader words the refusal
         for letters, s, t, f, ftext, v, inline in cells:
-            c = _BCOLS.get(letters)
+            c = cols_get(letters)
             if c is None:
                 c = _col(letters.decode())
+                if c >= MAX_COLS:
+                    raise ValueError("cell outside the grid")
                 if len(_BCOLS) < 20_000:
                     _BCOLS[letters] = c
-            if r >= MAX_ROWS or c >= MAX_COLS or r < 0:
-                raise ValueError("cell outside the grid")     # the tree reader words the refusal
             key = (r, c)
-            style = style_of.get(s) if s else None
+            if s:
+                fm = fmt_get(s)
+                if fm:
+                    formats[key] = fm
+                if s in unlocked_styles:
+                    add_unlocked(key)
             if f:
                 formulas[key] = _text(ftext)
-            if style is not None:
-                if style[0]:
-                    formats[key] = style[0]
-                if style[2]:
-                    unlocked.add(key)
             if t == b"inlineStr":
                 if inline:
                     val = _unescape(_text(inline))
@@ -244,7 +258,7 @@ def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: dict[bytes, 
             text = v if b"&" not in v else _text(v)
             if not t or t == b"n":
                 num = float(text)
-                if style is not None and style[1]:
+                if s in date_styles:
                     dt = serial_to_datetime(num, date1904)
                     values[key] = dt if dt is not None else num
                 else:
@@ -363,8 +377,8 @@ def _read(pkg: _Package, path, max_cells: int) -> Grid | None:
     sst = _shared_strings(pkg, by_type.get("sharedStrings"), max(max_cells, 1000))
     styles_part = by_type.get("styles")
     st_data = pkg.read(styles_part) if styles_part else None
-    _, style_of = _PARTS.get_or(("styles", st_data), lambda: _styles_of(st_data)) if st_data is not None \
-        else ([], {})
+    style_of = _PARTS.get_or(("styles", st_data), lambda: _styles_of(st_data)) if st_data is not None \
+        else _style_sets([])
 
     grid = Grid(path=str(path), format="xlsx")
     budget = CellBudget(max_cells, path)

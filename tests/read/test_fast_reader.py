@@ -231,3 +231,20 @@ def test_hostile_parts_are_refused_exactly_as_before(base, tmp_path):
     entity = rewrite(base, tmp_path / "ent.xlsx", "xl/worksheets/sheet1.xml",
                      lambda d: d.replace(b"<worksheet", b'<!DOCTYPE w [<!ENTITY a "b">]><worksheet', 1))
     assert outcome(entity, fast=True) == outcome(entity, fast=False) == ("refused", "file-corrupt")
+
+
+def test_a_template_part_with_a_forged_checksum_is_refused_even_after_its_template_was_seen(base, tmp_path):
+    """Known template parts are recognised by their stored bytes *and* checksum, never by name alone."""
+    assert took_fast_path(base)          # the template's styles are now known
+    data = bytearray(base.read_bytes())
+    name = b"xl/styles.xml"
+    pos = data.find(name)
+    while pos >= 0:
+        for magic, name_at, crc_at in ((b"PK\x03\x04", 30, 14), (b"PK\x01\x02", 46, 16)):
+            start = pos - name_at
+            if start >= 0 and data[start:start + 4] == magic:
+                data[start + crc_at] ^= 0xFF
+        pos = data.find(name, pos + 1)
+    forged = tmp_path / "forged.xlsx"
+    forged.write_bytes(bytes(data))
+    assert outcome(forged, fast=True) == outcome(forged, fast=False) == ("refused", "file-corrupt")

@@ -24,6 +24,7 @@ import os
 import posixpath
 import re
 import stat
+import struct
 import zipfile
 from datetime import datetime
 from xml.etree.ElementTree import fromstring
@@ -67,12 +68,52 @@ def _rels_of(d: str, data: bytes) -> dict[str, tuple[str, str]]:
     return out
 
 
+_RAW_MAX = 1 << 20        # template parts are a few KB; larger ones are simply inflated and parsed
+
+
+def _stored(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
+    """A member's local header and compressed bytes as stored, or None if anything is unusual.
+
+    Equal stored bytes under the same method, CRC and size inflate to equal
+    content, which was inflated, CRC-checked and screened the first time it
+    was seen; so a template part seen before is recognised without inflating.
+    """
+    if info.compress_size > _RAW_MAX or info.file_size > 8 * _RAW_MAX or info.flag_bits & 1:
+        return None
+    fp = z.fp
+    fp.seek(info.header_offset)
+    head = fp.read(30)
+    if len(head) != 30 or head[:4] != ZIP_MAGIC:
+        return None
+    nlen, elen = struct.unpack_from("<HH", head, 26)
+    rest = fp.read(nlen + elen + info.compress_size)
+    if len(rest) != nlen + elen + info.compress_size or head[6] & 1:
+        return None
+    return head + rest
+
+
+def _template_part(pkg: _Package, name: str, kind: tuple, make):
+    """`make(bytes)` of a part that usually comes unchanged from the template; None if the part is absent."""
+    info = pkg.find(name)
+    if info is None:
+        return None
+    stored = _stored(pkg.z, info)
+    key = (kind, info.filename, info.flag_bits, info.compress_type, info.CRC, info.file_size, stored)
+    if stored is not None:
+        hit = _PARTS.get(key)
+        if hit is not None:
+            return hit
+    data = pkg.read(name)      # the caps, the CRC and the entity screen, as for any part
+    value = make(data)
+    if stored is not None:
+        _PARTS.get_or(key, lambda: value)
+    return value
+
+
 def _rels(pkg: _Package, part: str) -> dict[str, tuple[str, str]]:
     d, b = posixpath.split(part)
-    data = pkg.read(posixpath.join(d, "_rels", b + ".rels"))
-    if data is None:
-        return {}
-    return _PARTS.get_or(("rels", d, data), lambda: _rels_of(d, data))
+    found = _template_part(pkg, posixpath.join(d, "_rels", b + ".rels"), ("rels", d), lambda data: _rels_of(d, data))
+    return {} if found is None else found
 
 
 def _workbook_of(data: bytes):
@@ -368,17 +409,16 @@ def read_fast(path, *, max_uncompressed: int, max_cells: int, max_file: int) -> 
 def _read(pkg: _Package, path, max_cells: int) -> Grid | None:
     root_rels = _rels(pkg, "")
     wb_part = next((n for t, n in root_rels.values() if t == "officeDocument"), "xl/workbook.xml")
-    wb_data = pkg.read(wb_part)
-    if wb_data is None:
+    workbook = _template_part(pkg, wb_part, ("workbook",), _workbook_of)
+    if workbook is None:
         return None
-    date1904, sheet_list, names = _PARTS.get_or(("workbook", wb_data), lambda: _workbook_of(wb_data))
+    date1904, sheet_list, names = workbook
     rels = _rels(pkg, wb_part)
     by_type = {t: n for t, n in rels.values()}
     sst = _shared_strings(pkg, by_type.get("sharedStrings"), max(max_cells, 1000))
     styles_part = by_type.get("styles")
-    st_data = pkg.read(styles_part) if styles_part else None
-    style_of = _PARTS.get_or(("styles", st_data), lambda: _styles_of(st_data)) if st_data is not None \
-        else _style_sets([])
+    style_of = (_template_part(pkg, styles_part, ("styles",), _styles_of) if styles_part else None) \
+        or _style_sets([])
 
     grid = Grid(path=str(path), format="xlsx")
     budget = CellBudget(max_cells, path)
@@ -404,8 +444,5 @@ def _read(pkg: _Package, path, max_cells: int) -> Grid | None:
     grid.defined_names = dict(names)
 
     app_part = next((n for t, n in root_rels.values() if t == "extended-properties"), "docProps/app.xml")
-    if pkg.find(app_part) is not None:
-        app_data = pkg.read(app_part)
-        if app_data is not None:
-            grid.application = _PARTS.get_or(("app", app_data), lambda: _application_of(app_data))
+    grid.application = _template_part(pkg, app_part, ("app",), _application_of) or ""
     return grid

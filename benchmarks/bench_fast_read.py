@@ -6,7 +6,10 @@ interleaved run (so machine noise hits every column alike):
 
     floor          zip + ElementTree of the sheets and sharedStrings
     read (full)    read_grid(fast=False): the element-tree reader
-    read (fast)    read_grid(): the fast path (fastxlsx)
+    read (fast)    read_grid(): the fast path (fastxlsx), template parts and rows known
+    fast, new rows the same with the rows it keeps forgotten before each file (a
+                   return whose every row differs from those seen, template parts known)
+    fast, cold     the same with everything it keeps forgotten (a season's first return)
     check          xlperf.check(): read + locate + validate
 
 over distinct filled returns of every shipped form (our generator) and, if
@@ -33,6 +36,7 @@ from xlperf.form.samples import example_form_data  # noqa: E402
 from xlperf.form.spec import available_forms, load_form  # noqa: E402
 from xlperf.form.template import write_template  # noqa: E402
 from xlperf.read import read_grid  # noqa: E402
+from xlperf.read.fastxlsx import forget  # noqa: E402
 
 COUNTIES = ["绥宁县", "城步县", "武冈市", "洞口县", "隆回县", "邵东市", "新邵县", "邵阳县", "新宁县", "双清区",
             "大祥区", "北塔区", "祁东县", "衡山县", "衡东县", "耒阳市", "常宁市", "攸县", "茶陵县", "炎陵县"]
@@ -65,9 +69,20 @@ def per_file_ms(fn, paths: list[Path]) -> float:
     return (time.perf_counter() - t) / len(paths) * 1000
 
 
+def cold(path: Path) -> None:
+    forget()
+    read_grid(path)
+
+
+def new_rows(path: Path) -> None:
+    forget(rows_only=True)
+    read_grid(path)
+
+
 def run(label: str, paths: list[Path], reps: int) -> None:
     columns = {"floor": floor, "read (full)": lambda p: read_grid(p, fast=False),
-               "read (fast)": read_grid, "check": check}
+               "read (fast)": read_grid, "fast, new rows": new_rows, "fast, cold": cold,
+               "check": check}
     for fn in columns.values():          # warm: imports, form definitions, template parts
         fn(paths[0])
     times: dict[str, list[float]] = {k: [] for k in columns}
@@ -76,9 +91,9 @@ def run(label: str, paths: list[Path], reps: int) -> None:
             times[k].append(per_file_ms(fn, paths))
     base = min(times["floor"])
     print(f"\n{label}: {len(paths)} files, {reps} interleaved reps (ms per file)")
-    print(f"  {'':12} {'min':>7} {'median':>7} {'÷ floor':>8}")
+    print(f"  {'':14} {'min':>7} {'median':>7} {'÷ floor':>8}")
     for k, ts in times.items():
-        print(f"  {k:12} {min(ts):7.3f} {statistics.median(ts):7.3f} {min(ts) / base:7.2f}×")
+        print(f"  {k:14} {min(ts):7.3f} {statistics.median(ts):7.3f} {min(ts) / base:7.2f}×")
 
 
 def main() -> None:

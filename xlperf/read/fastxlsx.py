@@ -56,6 +56,17 @@ class _BytesCache(dict):
 _PARTS = _BytesCache()
 
 
+def forget(*, rows_only: bool = False) -> None:
+    """Drop every part and row kept so far, or only the rows (benchmarks measure the worst cases with it)."""
+    if rows_only:
+        for key, value in _PARTS.items():
+            if key[0] == ("styles",):
+                value[3].clear()
+        return
+    _PARTS.clear()
+    _BCOLS.clear()
+
+
 def _rels_of(d: str, data: bytes) -> dict[str, tuple[str, str]]:
     """Same as `_Package.rels`, from a rels part's bytes."""
     out: dict[str, tuple[str, str]] = {}
@@ -158,7 +169,8 @@ def _style_sets(styles: list[tuple[str, bool, bool]]):
     ids = [str(i).encode() for i in range(len(styles))]
     return ({i: st[0] for i, st in zip(ids, styles) if st[0]},
             frozenset(i for i, st in zip(ids, styles) if st[2]),
-            frozenset(i for i, st in zip(ids, styles) if st[1]))
+            frozenset(i for i, st in zip(ids, styles) if st[1]),
+            {})          # rows read with these styles, see `_fill_fast`
 
 
 def _application_of(data: bytes) -> str:
@@ -225,7 +237,7 @@ def _attrs(raw: bytes) -> dict[bytes, bytes]:
     return out
 
 
-def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: tuple[dict, frozenset, frozenset],
+def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: tuple[dict, frozenset, frozenset, dict],
                date1904: bool, budget: CellBudget, merged_left: list[int]) -> bool:
     """Fill `sheet` from a worksheet part as `xlsx._fill_sheet` would; False if the part is not plain."""
     if b"\r" in data or b"<!" in data:
@@ -257,67 +269,101 @@ def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: tuple[dict, 
         raise ValueError(f"more than {MAX_MERGED_CELLS} merged cells")
     values, formats, formulas = sheet.values, sheet.formats, sheet.formulas
     unlocked: set[tuple[int, int]] = set()
-    fmt_of, unlocked_styles, date_styles = style_of
-    fmt_get, cols_get, add_unlocked = fmt_of.get, _BCOLS.get, unlocked.add
+    rows = style_of[3]
     r = -1
     for chunk in body.split(b"<row")[1:]:    # the grammar above vouched for what each piece holds
-        head_m = _ROW_HEAD.match(chunk)
-        rr = _ROW_R.search(head_m.group(1))
-        rv = (rr.group(1) or rr.group(2)) if rr else b""
-        r = int(rv) - 1 if rv else r + 1
-        if head_m.group(2):
-            continue
-        cells = _CELLS.findall(chunk, head_m.end())
-        budget.take(len(cells))
-        if cells and not 0 <= r < MAX_ROWS:
-            raise ValueError("cell outside the grid")     # the tree reader words the refusal
-        for letters, s, t, f, ftext, v, inline in cells:
-            c = cols_get(letters)
-            if c is None:
-                c = _col(letters.decode())
-                if c >= MAX_COLS:
-                    raise ValueError("cell outside the grid")
-                if len(_BCOLS) < 20_000:
-                    _BCOLS[letters] = c
-            key = (r, c)
-            if s:
-                fm = fmt_get(s)
-                if fm:
-                    formats[key] = fm
-                if s in unlocked_styles:
-                    add_unlocked(key)
-            if f:
-                formulas[key] = _text(ftext)
-            if t == b"inlineStr":
-                if inline:
-                    val = _unescape(_text(inline))
+        key = (chunk, date1904)
+        entry = rows.get(key)
+        if entry is None:
+            entry = _row(chunk, r, style_of, date1904)
+            if entry[6] and len(chunk) <= _ROW_BYTES_MAX:    # numbered rows only: the bytes say it all
+                if len(rows) >= _ROWS_MAX:
+                    rows.clear()
+                rows[key] = entry
+        r, n, fmt_items, unlocked_keys, formula_items, cells, _ = entry
+        if n:
+            budget.take(n)
+            formats.update(fmt_items)
+            unlocked.update(unlocked_keys)
+            formulas.update(formula_items)
+            for at, from_sst, val in cells:
+                if from_sst:
+                    val = sst[val]
                     if val:
-                        values[key] = val
-                continue
-            if not v:
-                continue
-            text = v if b"&" not in v else _text(v)
-            if not t or t == b"n":
-                num = float(text)
-                if s in date_styles:
-                    dt = serial_to_datetime(num, date1904)
-                    values[key] = dt if dt is not None else num
+                        values[at] = val
                 else:
-                    values[key] = num
-            elif t == b"s":
-                val = sst[int(text)]
-                if val:
-                    values[key] = val
-            elif t == b"b":
-                values[key] = text.strip() in _TRUE
-            elif t == b"d":
-                values[key] = datetime.fromisoformat(_text(v).strip().rstrip("Z"))
-            else:   # "str", "e"
-                values[key] = _unescape(_text(v))
+                    values[at] = val
     sheet.merged = list(merged)
     sheet.protected = protected
     sheet.unlocked = unlocked
     return True
+
+
+_ROWS_MAX = 10_000           # rows kept per styles part (a season's templates have a few hundred)
+_ROW_BYTES_MAX = 2048        # longer rows are read each time
+
+
+def _row(chunk: bytes, prev: int, style_of, date1904: bool):
+    """One row's cells as `xlsx._fill_sheet` reads them, ready to merge into a Sheet.
+
+    (row, cells, format items, unlocked keys, formula items, values, numbered):
+    a value is (key, False, value) or (key, True, shared-string index) since the
+    string table is each return's own. Rows repeat across a season's returns,
+    so `_fill_fast` keeps these by the row's bytes.
+    """
+    fmt_of, unlocked_styles, date_styles, _ = style_of
+    head_m = _ROW_HEAD.match(chunk)
+    rr = _ROW_R.search(head_m.group(1))
+    rv = (rr.group(1) or rr.group(2)) if rr else b""
+    r = int(rv) - 1 if rv else prev + 1
+    if head_m.group(2):
+        return r, 0, (), (), (), (), bool(rv)
+    cells = _CELLS.findall(chunk, head_m.end())
+    if cells and not 0 <= r < MAX_ROWS:
+        raise ValueError("cell outside the grid")     # the tree reader words the refusal
+    fmts, unlocked, formulas, values = [], [], [], []
+    for letters, s, t, f, ftext, v, inline in cells:
+        c = _BCOLS.get(letters)
+        if c is None:
+            c = _col(letters.decode())
+            if c >= MAX_COLS:
+                raise ValueError("cell outside the grid")
+            if len(_BCOLS) < 20_000:
+                _BCOLS[letters] = c
+        key = (r, c)
+        if s:
+            fm = fmt_of.get(s)
+            if fm:
+                fmts.append((key, fm))
+            if s in unlocked_styles:
+                unlocked.append(key)
+        if f:
+            formulas.append((key, _text(ftext)))
+        if t == b"inlineStr":
+            if inline:
+                val = _unescape(_text(inline))
+                if val:
+                    values.append((key, False, val))
+            continue
+        if not v:
+            continue
+        text = v if b"&" not in v else _text(v)
+        if not t or t == b"n":
+            num = float(text)
+            if s in date_styles:
+                dt = serial_to_datetime(num, date1904)
+                values.append((key, False, dt if dt is not None else num))
+            else:
+                values.append((key, False, num))
+        elif t == b"s":
+            values.append((key, True, int(text)))
+        elif t == b"b":
+            values.append((key, False, text.strip() in _TRUE))
+        elif t == b"d":
+            values.append((key, False, datetime.fromisoformat(_text(v).strip().rstrip("Z"))))
+        else:   # "str", "e"
+            values.append((key, False, _unescape(_text(v))))
+    return r, len(cells), tuple(fmts), tuple(unlocked), tuple(formulas), tuple(values), bool(rv)
 
 
 _NO_LAYOUT = (False,)

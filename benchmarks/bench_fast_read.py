@@ -31,12 +31,12 @@ from xml.etree.ElementTree import fromstring
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
-from xlperf import check  # noqa: E402
-from xlperf.form.samples import example_form_data  # noqa: E402
-from xlperf.form.spec import available_forms, load_form  # noqa: E402
-from xlperf.form.template import write_template  # noqa: E402
-from xlperf.read import read_grid  # noqa: E402
-from xlperf.read.fastxlsx import forget  # noqa: E402
+from xlperf import check
+from xlperf.form.samples import example_form_data
+from xlperf.form.spec import available_forms, load_form
+from xlperf.form.template import write_template
+from xlperf.read import read_grid
+from xlperf.read.fastxlsx import forget
 
 COUNTIES = ["绥宁县", "城步县", "武冈市", "洞口县", "隆回县", "邵东市", "新邵县", "邵阳县", "新宁县", "双清区",
             "大祥区", "北塔区", "祁东县", "衡山县", "衡东县", "耒阳市", "常宁市", "攸县", "茶陵县", "炎陵县"]

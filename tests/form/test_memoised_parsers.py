@@ -8,7 +8,12 @@ remembered answer.
 from __future__ import annotations
 
 from xlperf.form.scoring import ScoringRules, _suggest_score, suggest_score
-from xlperf.form.values import _parse_any_amount, _parse_any_value, parse_amount, parse_value
+from xlperf.form.values import (
+    _parse_any_amount,
+    _parse_any_value,
+    parse_amount,
+    parse_value,
+)
 
 RAWS = ["≥95%", "≥ 95 %", "1", 1, 1.0, True, 0.0, -0.0, "", None, "—", "3,359.62万元", "≤60分钟以内", "12月31日前",
         "效果明显", "1", "≥95%", float("nan")]

@@ -15,10 +15,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from corpus.build import build as build_corpus_form, fixtures as corpus_fixtures
+from corpus.build import build as build_corpus_form
+from corpus.build import fixtures as corpus_fixtures
 from helpers import libreoffice as lo
 from helpers.handtyped import official_form
+
 from xlperf.errors import UnreadableFile
 from xlperf.form.samples import example_form_data
 from xlperf.form.spec import available_forms, load_form
@@ -154,7 +155,7 @@ def _protection_off(d: bytes) -> bytes:
 
 def _nested_merges(d: bytes) -> bytes:
     """A mergeCells hidden inside extLst is not the sheet's merge list."""
-    block = re.search(rb"<mergeCells.*?</mergeCells>", d, re.S)
+    block = re.search(rb"<mergeCells.*?</mergeCells>", d, re.DOTALL)
     d = d.replace(block.group(0), b"")
     return d.replace(b"</worksheet>", b"<extLst><ext uri=\"x\">" + block.group(0) + b"</ext></extLst></worksheet>")
 
@@ -218,7 +219,7 @@ def test_random_damage_to_a_sheet_reads_the_same_or_is_refused_the_same(base, tm
                 del data[pos:pos + rng.randint(1, 8)]
             else:
                 data[pos:pos] = rng.choice(alphabet)
-        assert_same(rewrite(base, tmp_path / f"r{i}.xlsx", "xl/worksheets/sheet1.xml", lambda _d: bytes(data)))
+        assert_same(rewrite(base, tmp_path / f"r{i}.xlsx", "xl/worksheets/sheet1.xml", lambda _d, damaged=bytes(data): damaged))
 
 
 def test_hostile_parts_are_refused_exactly_as_before(base, tmp_path):

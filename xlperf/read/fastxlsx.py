@@ -33,8 +33,23 @@ from xml.parsers import expat
 from .detect import ZIP_MAGIC, CellBudget, zip_format
 from .grid import Grid, Sheet
 from .hazards import package_hazards
-from .xlsx import (_APP_NS, _MAIN_NS, _PKG_REL, MAX_COLS, MAX_MERGED_CELLS, MAX_ROWS, TREE_TAGS, _col, _ns_of,
-                   _Package, _ref, _shared_strings, _styles, _unescape, serial_to_datetime)
+from .xlsx import (
+    _APP_NS,
+    _MAIN_NS,
+    _PKG_REL,
+    MAX_COLS,
+    MAX_MERGED_CELLS,
+    MAX_ROWS,
+    TREE_TAGS,
+    _col,
+    _ns_of,
+    _Package,
+    _ref,
+    _shared_strings,
+    _styles,
+    _unescape,
+    serial_to_datetime,
+)
 
 # ---------------------------------------------------------------- parts kept by content
 
@@ -179,7 +194,7 @@ def _application_of(data: bytes) -> str:
     except SyntaxError:          # a broken app.xml does not make the workbook unreadable
         return ""
     for ans in _APP_NS:
-        el = app.find("{%s}Application" % ans)
+        el = app.find(f"{{{ans}}}Application")
         if el is not None and el.text:
             return el.text.strip()
     return ""
@@ -189,7 +204,7 @@ def _application_of(data: bytes) -> str:
 
 _ATTRS = rb"""(?:\s+[^\s=<>/"']+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*\s*"""
 _ROOT = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?xml([^>]*)\?>)?\s*<worksheet(" + _ATTRS + rb")>")
-_UTF8_DECL = re.compile(rb"""encoding\s*=\s*["']utf-?8["']""", re.I)
+_UTF8_DECL = re.compile(rb"""encoding\s*=\s*["']utf-?8["']""", re.IGNORECASE)
 _DEFAULT_NS = re.compile(rb"""\sxmlns\s*=\s*["']([^"']*)["']""")
 _ANY_NS_DECL = re.compile(rb"""xmlns\s*=""")
 # The one cell shape we take: r, then s, then t, in that order; an optional formula, then an optional value
@@ -364,9 +379,6 @@ def _row(chunk: bytes, prev: int, style_of, date1904: bool):
         else:   # "str", "e"
             values.append((key, False, _unescape(_text(v))))
     return r, len(cells), tuple(fmts), tuple(unlocked), tuple(formulas), tuple(values), bool(rv)
-
-
-_NO_LAYOUT = (False,)
 
 
 def _layout(head: bytes, tail: bytes | None):

@@ -257,15 +257,15 @@ def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: tuple[dict, 
     """Fill `sheet` from a worksheet part as `xlsx._fill_sheet` would; False if the part is not plain."""
     if b"\r" in data or b"<!" in data:
         return False        # CR normalisation, comments, CDATA: the tree reader's business
-    _well_formed(data)
     sd = data.find(b"<sheetData")
     if sd < 0:
-        head, body, tail = data, b"", None
+        head, tag, body, tail = data, b"", b"", None
     else:
         m = _SHEET_DATA_TAG.match(data, sd)
         if m is None:
             return False
-        if m.group(0).endswith(b"/>"):
+        tag = m.group(0)
+        if tag.endswith(b"/>"):
             body, end = b"", m.end()
         else:
             end = data.find(b"</sheetData>", m.end())
@@ -273,9 +273,20 @@ def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: tuple[dict, 
                 return False
             body, end = data[m.end():end], end + len(b"</sheetData>")
         head, tail = data[:sd], data[end:]
-    if b"xmlns" in body or (body and _SHEET_DATA.fullmatch(body) is None):
-        return False        # rows of plain cells only, in SpreadsheetML's default namespace
-    layout = _PARTS.get_or(("layout", head, tail), lambda: _layout(head, tail))
+    if b"xmlns" in body:
+        return False        # SpreadsheetML's default namespace throughout
+    chunks = body.split(b"<row")
+    rows = style_of[3]
+    context = (head, tag, date1904)       # what a row's meaning and well-formedness depend on
+    layout_key = ("layout", head, tag, tail)
+    layout = _PARTS.get(layout_key)
+    # A part made only of pieces already checked under the same root, sheetData tag and tail
+    # (expat and the grammar passed on the whole part they came in) is itself well-formed.
+    if layout is None or chunks[0].strip() or not all((c, context) in rows for c in chunks[1:]):
+        _well_formed(data)
+        if body and _SHEET_DATA.fullmatch(body) is None:
+            return False    # rows of plain cells only
+        layout = _PARTS.get_or(layout_key, lambda: _layout(head, tail))
     if layout is None:
         return False
     merged, area, protected = layout
@@ -284,10 +295,9 @@ def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: tuple[dict, 
         raise ValueError(f"more than {MAX_MERGED_CELLS} merged cells")
     values, formats, formulas = sheet.values, sheet.formats, sheet.formulas
     unlocked: set[tuple[int, int]] = set()
-    rows = style_of[3]
     r = -1
-    for chunk in body.split(b"<row")[1:]:    # the grammar above vouched for what each piece holds
-        key = (chunk, date1904)
+    for chunk in chunks[1:]:      # the grammar (now or when first seen) vouched for what each piece holds
+        key = (chunk, context)
         entry = rows.get(key)
         if entry is None:
             entry = _row(chunk, r, style_of, date1904)

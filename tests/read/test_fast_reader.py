@@ -251,3 +251,17 @@ def test_a_template_part_with_a_forged_checksum_is_refused_even_after_its_templa
     forged = tmp_path / "forged.xlsx"
     forged.write_bytes(bytes(data))
     assert outcome(forged, fast=True) == outcome(forged, fast=False) == ("refused", "file-corrupt")
+
+
+def test_rows_seen_before_do_not_vouch_for_a_sheet_whose_root_no_longer_declares_their_prefix(base, tmp_path):
+    """Known rows skip the second well-formedness pass only under the very root they were checked with."""
+    def declared(d: bytes) -> bytes:
+        d = d.replace(b'<worksheet xmlns="', b'<worksheet xmlns:q="urn:q" xmlns="', 1)
+        return d.replace(b'<row r="1"', b'<row q:x="1" r="1"', 1)
+
+    good = rewrite(base, tmp_path / "good.xlsx", "xl/worksheets/sheet1.xml", declared)
+    assert took_fast_path(good) and took_fast_path(good)       # its rows are now known
+    assert_same(good)
+    bad = rewrite(good, tmp_path / "bad.xlsx", "xl/worksheets/sheet1.xml",
+                  lambda d: d.replace(b' xmlns:q="urn:q"', b"", 1))
+    assert outcome(bad, fast=True) == outcome(bad, fast=False) == ("refused", "file-corrupt")

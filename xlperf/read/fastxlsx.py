@@ -6,12 +6,17 @@ exactly the `Grid` that `xlsx.read_xlsx` gives, faster:
 
 - the zip is opened once, both to tell its format and to read it;
 - parts that come unchanged from the template (workbook, styles, rels,
-  app.xml) are parsed once per distinct content and kept by their bytes;
-- each worksheet is checked by expat (well-formed, namespaces bound) and then
-  read with compiled regular expressions that accept only the plain shape
-  writers produce (`<c r="B3" s="2" t="s"><f>…</f><v>…</v></c>`).
+  app.xml) are recognised by their stored bytes, checksum and size and
+  parsed once per distinct content; so are a sheet's surroundings of
+  sheetData (merged ranges, protection);
+- each worksheet is checked by expat (well-formed, namespaces bound) and a
+  grammar of the plain shape writers produce (`<row><c r="B3" s="2"
+  t="s"><f>…</f><v>…</v></c></row>`), then read with compiled regular
+  expressions; rows are kept by their bytes, so a row met again costs a
+  dictionary lookup, and a sheet made only of known rows under a known root
+  needs neither pass again.
 
-Anything else — CDATA, comments, prefixed or foreign roots, inline strings,
+Anything else — CDATA, comments, prefixed or foreign roots, inline rich text,
 reordered attributes, a part too large to hold as one piece, a refusal, any
 exception at all — returns None and `read_grid` uses `read_xlsx`, which stays
 the one authority on hard cases and on every refusal (caps, entities, broken
@@ -20,6 +25,7 @@ more than twice a refusal.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import posixpath
 import re
@@ -53,7 +59,7 @@ from .xlsx import (
 
 # ---------------------------------------------------------------- parts kept by content
 
-_CACHE_MAX = 256          # distinct template parts per process; a season has a few dozen
+_CACHE_MAX = 256          # distinct template parts per process (a season has a few dozen), each at most 256 KB
 
 
 class _BytesCache(dict):
@@ -71,15 +77,16 @@ class _BytesCache(dict):
 _PARTS = _BytesCache()
 
 
+_ROWS: dict[tuple, tuple] = {}      # (row bytes, context, styles token) -> the row read, see `_fill_fast`
+_STYLE_TOKENS = itertools.count()
+
+
 def forget(*, rows_only: bool = False) -> None:
     """Drop every part and row kept so far, or only the rows (benchmarks measure the worst cases with it)."""
-    if rows_only:
-        for key, value in _PARTS.items():
-            if key[0] == ("styles",):
-                value[3].clear()
-        return
-    _PARTS.clear()
-    _BCOLS.clear()
+    _ROWS.clear()
+    if not rows_only:
+        _PARTS.clear()
+        _BCOLS.clear()
 
 
 def _rels_of(d: str, data: bytes) -> dict[str, tuple[str, str]]:
@@ -94,7 +101,7 @@ def _rels_of(d: str, data: bytes) -> dict[str, tuple[str, str]]:
     return out
 
 
-_RAW_MAX = 1 << 20        # template parts are a few KB; larger ones are simply inflated and parsed
+_RAW_MAX = 256 * 1024     # template parts are a few KB; larger ones are simply inflated and parsed
 
 
 def _stored(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
@@ -185,7 +192,7 @@ def _style_sets(styles: list[tuple[str, bool, bool]]):
     return ({i: st[0] for i, st in zip(ids, styles) if st[0]},
             frozenset(i for i, st in zip(ids, styles) if st[2]),
             frozenset(i for i, st in zip(ids, styles) if st[1]),
-            {})          # rows read with these styles, see `_fill_fast`
+            next(_STYLE_TOKENS))     # names these styles in `_ROWS` keys, never reused
 
 
 def _application_of(data: bytes) -> str:
@@ -252,7 +259,7 @@ def _attrs(raw: bytes) -> dict[bytes, bytes]:
     return out
 
 
-def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: tuple[dict, frozenset, frozenset, dict],
+def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: tuple[dict, frozenset, frozenset, int],
                date1904: bool, budget: CellBudget, merged_left: list[int]) -> bool:
     """Fill `sheet` from a worksheet part as `xlsx._fill_sheet` would; False if the part is not plain."""
     if b"\r" in data or b"<!" in data:
@@ -276,17 +283,18 @@ def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: tuple[dict, 
     if b"xmlns" in body:
         return False        # SpreadsheetML's default namespace throughout
     chunks = body.split(b"<row")
-    rows = style_of[3]
-    context = (head, tag, date1904)       # what a row's meaning and well-formedness depend on
+    rows = _ROWS
+    context = (head, tag, date1904, style_of[3])    # what a row's meaning and well-formedness depend on
     layout_key = ("layout", head, tag, tail)
-    layout = _PARTS.get(layout_key)
+    keep = len(head) + len(tail or b"") <= _LAYOUT_BYTES_MAX
+    layout = _PARTS.get(layout_key) if keep else None
     # A part made only of pieces already checked under the same root, sheetData tag and tail
     # (expat and the grammar passed on the whole part they came in) is itself well-formed.
     if layout is None or chunks[0].strip() or not all((c, context) in rows for c in chunks[1:]):
         _well_formed(data)
         if body and _SHEET_DATA.fullmatch(body) is None:
             return False    # rows of plain cells only
-        layout = _PARTS.get_or(layout_key, lambda: _layout(head, tail))
+        layout = _PARTS.get_or(layout_key, lambda: _layout(head, tail)) if keep else _layout(head, tail)
     if layout is None:
         return False
     merged, area, protected = layout
@@ -324,7 +332,8 @@ def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: tuple[dict, 
     return True
 
 
-_ROWS_MAX = 10_000           # rows kept per styles part (a season's templates have a few hundred)
+_LAYOUT_BYTES_MAX = 256 * 1024   # what surrounds sheetData in a template is a few KB; more is read each time
+_ROWS_MAX = 10_000           # rows kept in all (a season's templates have a few hundred)
 _ROW_BYTES_MAX = 2048        # longer rows are read each time
 
 

@@ -134,8 +134,28 @@ def _fmt(x: float) -> str:
     return f"{x:.4f}".rstrip("0").rstrip(".")
 
 
+_SUGGESTED: dict[tuple, Suggestion] = {}
+
+
 def suggest_score(weight: float, target: Value, actual: Value, rules: ScoringRules) -> Suggestion:
-    """Suggested points for one indicator row (§3.2, §3.3); None where a person must judge."""
+    """Suggested points for one indicator row (§3.2, §3.3); None where a person must judge.
+
+    Pure, and a season repeats the same rows, so results are kept by their inputs
+    (the weight's type and repr too, so 10 and 10.0, 0.0 and -0.0 stay apart).
+    """
+    try:
+        key = (type(weight), repr(weight), target, actual, rules)
+        hit = _SUGGESTED.get(key)
+    except TypeError:           # an unhashable input: just compute
+        return _suggest_score(weight, target, actual, rules)
+    if hit is None:
+        if len(_SUGGESTED) >= 65_536:
+            _SUGGESTED.clear()
+        hit = _SUGGESTED[key] = _suggest_score(weight, target, actual, rules)
+    return hit
+
+
+def _suggest_score(weight: float, target: Value, actual: Value, rules: ScoringRules) -> Suggestion:
     w = float(weight or 0.0)
     if not math.isfinite(w) or w < 0:
         return Suggestion(None, kind="unknown", note="分值不是有效数字")

@@ -8,6 +8,7 @@ raises: the validator decides what a missing part means.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import unicodedata
@@ -144,6 +145,17 @@ def _split_unit(rest: str) -> tuple[str | None, str]:
 
 def parse_value(raw: object, *, percent_format: bool = False) -> Value:
     """Split a target or actual into comparator, number and unit (see domain §6)."""
+    if type(raw) is str:        # a season repeats the same texts; equal text, equal (frozen) Value
+        return _parse_text_value(raw, percent_format)
+    return _parse_any_value(raw, percent_format)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parse_text_value(raw: str, percent_format: bool) -> Value:
+    return _parse_any_value(raw, percent_format)
+
+
+def _parse_any_value(raw: object, percent_format: bool) -> Value:
     text = _raw(raw)
     try:
         return _parse_value(raw, text, percent_format)
@@ -225,6 +237,17 @@ def _date_value(text: str, comparator: str | None, d: re.Match) -> Value:
 
 def parse_amount(raw: object) -> Amount:
     """A money or score cell: 3,359.62 / "3359.62万" / "3359.62万元" / full-width digits."""
+    if type(raw) is str:
+        return _parse_text_amount(raw)
+    return _parse_any_amount(raw)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parse_text_amount(raw: str) -> Amount:
+    return _parse_any_amount(raw)
+
+
+def _parse_any_amount(raw: object) -> Amount:
     text = _raw(raw)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return Amount(None, False, text)

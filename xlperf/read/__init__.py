@@ -12,6 +12,7 @@ import os
 from ..errors import UnreadableFile
 from .calamine import read_with_calamine
 from .detect import MSG_CORRUPT, MSG_ENCRYPTED, fail, sniff, too_large_message
+from .fastxlsx import read_fast
 from .grid import Grid, Sheet
 from .xlsx import read_xlsx
 
@@ -22,12 +23,18 @@ MAX_FILE = 100_000_000      # bytes on disk; a return is well under 5 MB
 
 
 def read_grid(path: str | os.PathLike, *, max_uncompressed: int = 50_000_000,
-              max_cells: int = 500_000) -> Grid:
+              max_cells: int = 500_000, fast: bool = True) -> Grid:
     """Read a workbook into a `Grid`; raise `UnreadableFile` if it cannot be read.
 
     `max_uncompressed` caps each zip part's inflated size (decompression bombs);
-    `max_cells` caps the total number of cells over all sheets.
+    `max_cells` caps the total number of cells over all sheets. An ordinary
+    xlsx takes the fast path (`fastxlsx`, one zip open, no element tree);
+    anything it does not vouch for, and `fast=False`, goes the full way.
     """
+    if fast:
+        grid = read_fast(path, max_uncompressed=max_uncompressed, max_cells=max_cells, max_file=MAX_FILE)
+        if grid is not None:
+            return grid
     fmt = sniff(path)
     size = os.stat(path).st_size
     if size > MAX_FILE:        # refused before a byte of it is read or inflated

@@ -80,22 +80,27 @@ def sniff(path: str | os.PathLike) -> str:
 def _sniff_zip(path) -> str:
     try:
         with zipfile.ZipFile(path) as z:
-            names = set(z.namelist())
-            if "mimetype" in names:
-                info = z.getinfo("mimetype")
-                if info.file_size <= 200 and z.read("mimetype").strip() in ODS_MIMETYPES:
-                    if _ods_encrypted(z, names):
-                        raise fail(path, "file-encrypted", MSG_ENCRYPTED)
-                    return "ods"
-            lower = {n.lower() for n in names}
-            if "xl/workbook.xml" in lower or _has_workbook_type(z, names):
-                return "xlsx"
-            if "xl/workbook.bin" in lower:
-                raise fail(path, "format-unsupported", MSG_XLSB)
+            return zip_format(z, path)
     except UnreadableFile:
         raise
     except Exception:   # BadZipFile, zlib.error, EOFError...: the zip itself is broken
         raise fail(path, "file-corrupt", MSG_CORRUPT) from None
+
+
+def zip_format(z: zipfile.ZipFile, path) -> str:
+    """"xlsx" | "ods" for an open zip (so a reader can sniff and read with one open), or raise."""
+    names = set(z.namelist())
+    if "mimetype" in names:
+        info = z.getinfo("mimetype")
+        if info.file_size <= 200 and z.read("mimetype").strip() in ODS_MIMETYPES:
+            if _ods_encrypted(z, names):
+                raise fail(path, "file-encrypted", MSG_ENCRYPTED)
+            return "ods"
+    lower = {n.lower() for n in names}
+    if "xl/workbook.xml" in lower or _has_workbook_type(z, names):
+        return "xlsx"
+    if "xl/workbook.bin" in lower:
+        raise fail(path, "format-unsupported", MSG_XLSB)
     raise fail(path, "not-a-spreadsheet", MSG_NOT_SHEET)
 
 

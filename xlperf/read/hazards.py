@@ -9,6 +9,7 @@ feedback copy leaves them out.
 """
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from xml.etree.ElementTree import fromstring
@@ -22,6 +23,7 @@ BAD_SCHEMES = ("javascript:", "vbscript:", "file:", "data:", "\\\\", "ms-", "mht
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 
 
+@functools.lru_cache(maxsize=65_536)      # pure; a season's formulas come from a few templates
 def formula_hazard(text: str) -> str:
     """A Chinese description of what makes this formula dangerous, or ""."""
     if not text:

@@ -8,6 +8,7 @@ a coordinate: positions come from names or from where the labels are.
 """
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ MAX_ROWS, MAX_COLS = 1_048_576, 16_384      # Excel's grid; names and loops neve
 _DENSE = 4096                                # spans shorter than this are walked cell by cell
 
 
+@functools.lru_cache(maxsize=65_536)       # pure, and every return names the same cells
 def a1(r: int, c: int) -> str:
     return xl_rowcol_to_cell(r, c)
 
@@ -47,6 +49,7 @@ def _col(letters: str) -> int:
     return n - 1
 
 
+@functools.lru_cache(maxsize=65_536)       # pure; a season's defined names repeat
 def parse_ref(ref: str) -> tuple[str, int, int, int, int] | None:
     """"'表'!$B$3:$B$9" → (sheet, r0, c0, r1, c1), 0-based."""
     m = _REF.match(ref.strip())

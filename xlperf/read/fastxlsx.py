@@ -1,0 +1,525 @@
+"""The fast path for an ordinary xlsx: one zip open, no element tree for the sheets.
+
+A season brings tens of thousands of returns that all come from a handful of
+templates, saved by Excel, WPS or LibreOffice. For those, `read_fast` gives
+exactly the `Grid` that `xlsx.read_xlsx` gives, faster:
+
+- the zip is opened once, both to tell its format and to read it;
+- parts that come unchanged from the template (workbook, styles, rels,
+  app.xml) are recognised by their stored bytes, checksum and size and
+  parsed once per distinct content; so are a sheet's surroundings of
+  sheetData (merged ranges, protection);
+- each worksheet is checked by expat (well-formed, namespaces bound) and a
+  grammar of the plain shape writers produce (`<row><c r="B3" s="2"
+  t="s"><f>…</f><v>…</v></c></row>`), then read with compiled regular
+  expressions; rows are kept by their bytes, so a row met again costs a
+  dictionary lookup, and a sheet made only of known rows under a known root
+  needs neither pass again.
+
+Anything else — CDATA, comments, prefixed or foreign roots, inline rich text,
+reordered attributes, a part too large to hold as one piece, a refusal, any
+exception at all — returns None and `read_grid` uses `read_xlsx`, which stays
+the one authority on hard cases and on every refusal (caps, entities, broken
+zips). The same size caps guard every inflate here, so a hostile file costs no
+more than twice a refusal.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import posixpath
+import re
+import stat
+import struct
+import zipfile
+from datetime import datetime
+from xml.etree.ElementTree import fromstring
+from xml.parsers import expat
+
+from .detect import ZIP_MAGIC, CellBudget, zip_format
+from .grid import Grid, Sheet
+from .hazards import package_hazards
+from .xlsx import (
+    _APP_NS,
+    _MAIN_NS,
+    _PKG_REL,
+    MAX_COLS,
+    MAX_MERGED_CELLS,
+    MAX_ROWS,
+    TREE_TAGS,
+    _col,
+    _ns_of,
+    _Package,
+    _ref,
+    _shared_strings,
+    _styles,
+    _unescape,
+    serial_to_datetime,
+)
+
+# ---------------------------------------------------------------- parts kept by content
+
+_CACHE_MAX = 256          # distinct template parts per process (a season has a few dozen), each at most 256 KB
+
+
+class _BytesCache(dict):
+    """Parsed template parts keyed by (kind, exact bytes): equal bytes, equal parse."""
+
+    def get_or(self, key, make):
+        hit = self.get(key)
+        if hit is None:
+            if len(self) >= _CACHE_MAX:
+                self.clear()
+            hit = self[key] = make()
+        return hit
+
+
+_PARTS = _BytesCache()
+
+
+_ROWS: dict[tuple, tuple] = {}      # (row bytes, context, styles token) -> the row read, see `_fill_fast`
+_STYLE_TOKENS = itertools.count()
+
+
+def forget(*, rows_only: bool = False) -> None:
+    """Drop every part and row kept so far, or only the rows (benchmarks measure the worst cases with it)."""
+    _ROWS.clear()
+    if not rows_only:
+        _PARTS.clear()
+        _BCOLS.clear()
+
+
+def _rels_of(d: str, data: bytes) -> dict[str, tuple[str, str]]:
+    """Same as `_Package.rels`, from a rels part's bytes."""
+    out: dict[str, tuple[str, str]] = {}
+    for rel in fromstring(data).iter(_PKG_REL):
+        if rel.get("TargetMode") == "External":
+            continue
+        target = rel.get("Target") or ""
+        name = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(d, target))
+        out[rel.get("Id") or ""] = ((rel.get("Type") or "").rsplit("/", 1)[-1], name)
+    return out
+
+
+_RAW_MAX = 256 * 1024     # template parts are a few KB; larger ones are simply inflated and parsed
+
+
+def _stored(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
+    """A member's local header and compressed bytes as stored, or None if anything is unusual.
+
+    Equal stored bytes under the same method, CRC and size inflate to equal
+    content, which was inflated, CRC-checked and screened the first time it
+    was seen; so a template part seen before is recognised without inflating.
+    """
+    if info.compress_size > _RAW_MAX or info.file_size > 8 * _RAW_MAX or info.flag_bits & 1:
+        return None
+    fp = z.fp
+    fp.seek(info.header_offset)
+    head = fp.read(30)
+    if len(head) != 30 or head[:4] != ZIP_MAGIC:
+        return None
+    nlen, elen = struct.unpack_from("<HH", head, 26)
+    rest = fp.read(nlen + elen + info.compress_size)
+    if len(rest) != nlen + elen + info.compress_size or head[6] & 1:
+        return None
+    return head + rest
+
+
+def _template_part(pkg: _Package, name: str, kind: tuple, make):
+    """`make(bytes)` of a part that usually comes unchanged from the template; None if the part is absent."""
+    info = pkg.find(name)
+    if info is None:
+        return None
+    stored = _stored(pkg.z, info)
+    key = (kind, info.filename, info.flag_bits, info.compress_type, info.CRC, info.file_size, stored)
+    if stored is not None:
+        hit = _PARTS.get(key)
+        if hit is not None:
+            return hit
+    data = pkg.read(name)      # the caps, the CRC and the entity screen, as for any part
+    value = make(data)
+    if stored is not None:
+        _PARTS.get_or(key, lambda: value)
+    return value
+
+
+def _rels(pkg: _Package, part: str) -> dict[str, tuple[str, str]]:
+    d, b = posixpath.split(part)
+    found = _template_part(pkg, posixpath.join(d, "_rels", b + ".rels"), ("rels", d), lambda data: _rels_of(d, data))
+    return {} if found is None else found
+
+
+def _workbook_of(data: bytes):
+    """(date1904, [(name, state, rId)], defined names) of a workbook part, as `_read` takes them."""
+    wb = fromstring(data)
+    ns = _ns_of(wb)
+    if ns.strip("{}") not in _MAIN_NS:
+        raise ValueError("not a SpreadsheetML workbook")
+    pr = wb.find(ns + "workbookPr")
+    date1904 = pr is not None and pr.get("date1904") in ("1", "true")
+    sheets_el = wb.find(ns + "sheets")
+    sheets = tuple((el.get("name") or "", el.get("state") or "visible",
+                    next((v for k, v in el.attrib.items() if k.endswith("}id")), None))
+                   for el in (sheets_el if sheets_el is not None else ()))
+    names: dict[str, str] = {}
+    names_el = wb.find(ns + "definedNames")
+    if names_el is not None:
+        for dn in names_el:
+            name = dn.get("name") or ""
+            if dn.get("localSheetId") is not None or name.lower().startswith(("_xlnm.", "_xlfn.")) or not dn.text:
+                continue
+            names[name] = dn.text
+    return date1904, sheets, names
+
+
+class _Bytes:
+    """Stands in for a `_Package` holding one part, so `_styles` parses bytes."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def xml(self, _name):
+        return fromstring(self.data)
+
+
+def _styles_of(data: bytes):
+    """Per style index (as the bytes of `s="…"`): format codes, the unlocked ones, the date ones."""
+    return _style_sets(_styles(_Bytes(data), "styles"))
+
+
+def _style_sets(styles: list[tuple[str, bool, bool]]):
+    ids = [str(i).encode() for i in range(len(styles))]
+    return ({i: st[0] for i, st in zip(ids, styles) if st[0]},
+            frozenset(i for i, st in zip(ids, styles) if st[2]),
+            frozenset(i for i, st in zip(ids, styles) if st[1]),
+            next(_STYLE_TOKENS))     # names these styles in `_ROWS` keys, never reused
+
+
+def _application_of(data: bytes) -> str:
+    try:
+        app = fromstring(data)
+    except SyntaxError:          # a broken app.xml does not make the workbook unreadable
+        return ""
+    for ans in _APP_NS:
+        el = app.find(f"{{{ans}}}Application")
+        if el is not None and el.text:
+            return el.text.strip()
+    return ""
+
+
+# ---------------------------------------------------------------- the worksheet, without a tree
+
+_ATTRS = rb"""(?:\s+[^\s=<>/"']+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*\s*"""
+_ROOT = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?xml([^>]*)\?>)?\s*<worksheet(" + _ATTRS + rb")>")
+_UTF8_DECL = re.compile(rb"""encoding\s*=\s*["']utf-?8["']""", re.IGNORECASE)
+_DEFAULT_NS = re.compile(rb"""\sxmlns\s*=\s*["']([^"']*)["']""")
+_ANY_NS_DECL = re.compile(rb"""xmlns\s*=""")
+# The one cell shape we take: r, then s, then t, in that order; an optional formula, then an optional value
+# or a plain inline string (one <t>, no rich-text runs).
+_CELL = (rb'<c r="([A-Z]{1,3})[0-9]+"(?: s="([0-9]+)")?(?: t="([a-zA-Z]+)")?\s*'
+         rb'(?:/>|>(<f(?:\s+[\w:]+="[^"<]*")*\s*(?:/>|>([^<]*)</f>))?'
+         rb'(?:<v>([^<]*)</v>|<is><t(?: xml:space="preserve")?>([^<]*)</t></is>)?</c>)')
+_CELL_NC = re.sub(rb"\((?!\?)", b"(?:", _CELL)
+_ROW_NC = rb"<row" + _ATTRS + rb"(?:/>|>\s*(?:" + _CELL_NC + rb"\s*)*</row>)"
+_SHEET_DATA = re.compile(rb"\s*(?:" + _ROW_NC + rb"\s*)*")
+_SHEET_DATA_TAG = re.compile(rb"<sheetData" + _ATTRS + rb"(?:/>|>)")
+_ROW_HEAD = re.compile(rb"(" + _ATTRS + rb")(/?)>")
+_CELLS = re.compile(_CELL)
+_ROW_R = re.compile(rb"""\sr\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_TAG = re.compile(rb"<(/?)([^\s/>]+)(" + _ATTRS + rb")(/?)>")
+_ATTR = re.compile(rb"""([^\s=<>/"']+)\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""")
+_ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
+_NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+_BCOLS: dict[bytes, int] = {}
+_TRUE = ("1", "true", b"1", b"true")
+
+
+def _entity(m: re.Match) -> str:
+    e = m.group(1)
+    if e[0] != "#":
+        return _NAMED[e]
+    return chr(int(e[2:], 16) if e[1] in "xX" else int(e[1:]))
+
+
+def _text(b: bytes) -> str:
+    """Element text as ElementTree gives it (the part is known well-formed, UTF-8, without CR)."""
+    s = b.decode("utf-8")
+    return _ENTITY.sub(_entity, s) if "&" in s else s
+
+
+def _well_formed(data: bytes) -> None:
+    """Raise unless expat (with namespaces, as ElementTree uses it) accepts the whole part."""
+    expat.ParserCreate(namespace_separator="}").Parse(data, True)
+
+
+def _attrs(raw: bytes) -> dict[bytes, bytes]:
+    out: dict[bytes, bytes] = {}
+    for k, v1, v2 in _ATTR.findall(raw):     # expat normalises literal tabs and newlines to spaces
+        out.setdefault(k, (v1 or v2).replace(b"\t", b" ").replace(b"\n", b" "))
+    return out
+
+
+def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: tuple[dict, frozenset, frozenset, int],
+               date1904: bool, budget: CellBudget, merged_left: list[int]) -> bool:
+    """Fill `sheet` from a worksheet part as `xlsx._fill_sheet` would; False if the part is not plain."""
+    if b"\r" in data or b"<!" in data:
+        return False        # CR normalisation, comments, CDATA: the tree reader's business
+    sd = data.find(b"<sheetData")
+    if sd < 0:
+        head, tag, body, tail = data, b"", b"", None
+    else:
+        m = _SHEET_DATA_TAG.match(data, sd)
+        if m is None:
+            return False
+        tag = m.group(0)
+        if tag.endswith(b"/>"):
+            body, end = b"", m.end()
+        else:
+            end = data.find(b"</sheetData>", m.end())
+            if end < 0:
+                return False
+            body, end = data[m.end():end], end + len(b"</sheetData>")
+        head, tail = data[:sd], data[end:]
+    if b"xmlns" in body:
+        return False        # SpreadsheetML's default namespace throughout
+    chunks = body.split(b"<row")
+    rows = _ROWS
+    context = (head, tag, date1904, style_of[3])    # what a row's meaning and well-formedness depend on
+    layout_key = ("layout", head, tag, tail)
+    keep = len(head) + len(tail or b"") <= _LAYOUT_BYTES_MAX
+    layout = _PARTS.get(layout_key) if keep else None
+    # A part made only of pieces already checked under the same root, sheetData tag and tail
+    # (expat and the grammar passed on the whole part they came in) is itself well-formed.
+    if layout is None or chunks[0].strip() or not all((c, context) in rows for c in chunks[1:]):
+        _well_formed(data)
+        if body and _SHEET_DATA.fullmatch(body) is None:
+            return False    # rows of plain cells only
+        layout = _PARTS.get_or(layout_key, lambda: _layout(head, tail)) if keep else _layout(head, tail)
+    if layout is None:
+        return False
+    merged, area, protected = layout
+    merged_left[0] -= area
+    if merged_left[0] < 0:
+        raise ValueError(f"more than {MAX_MERGED_CELLS} merged cells")
+    values, formats, formulas = sheet.values, sheet.formats, sheet.formulas
+    unlocked: set[tuple[int, int]] = set()
+    r = -1
+    for chunk in chunks[1:]:      # the grammar (now or when first seen) vouched for what each piece holds
+        key = (chunk, context)
+        entry = rows.get(key)
+        if entry is None:
+            entry = _row(chunk, r, style_of, date1904)
+            if entry[6] and len(chunk) <= _ROW_BYTES_MAX:    # numbered rows only: the bytes say it all
+                if len(rows) >= _ROWS_MAX:
+                    rows.clear()
+                rows[key] = entry
+        r, n, fmt_items, unlocked_keys, formula_items, cells, _ = entry
+        if n:
+            budget.take(n)
+            formats.update(fmt_items)
+            unlocked.update(unlocked_keys)
+            formulas.update(formula_items)
+            for at, from_sst, val in cells:
+                if from_sst:
+                    val = sst[val]
+                    if val:
+                        values[at] = val
+                else:
+                    values[at] = val
+    sheet.merged = list(merged)
+    sheet.protected = protected
+    sheet.unlocked = unlocked
+    return True
+
+
+_LAYOUT_BYTES_MAX = 256 * 1024   # what surrounds sheetData in a template is a few KB; more is read each time
+_ROWS_MAX = 10_000           # rows kept in all (a season's templates have a few hundred)
+_ROW_BYTES_MAX = 2048        # longer rows are read each time
+
+
+def _row(chunk: bytes, prev: int, style_of, date1904: bool):
+    """One row's cells as `xlsx._fill_sheet` reads them, ready to merge into a Sheet.
+
+    (row, cells, format items, unlocked keys, formula items, values, numbered):
+    a value is (key, False, value) or (key, True, shared-string index) since the
+    string table is each return's own. Rows repeat across a season's returns,
+    so `_fill_fast` keeps these by the row's bytes.
+    """
+    fmt_of, unlocked_styles, date_styles, _ = style_of
+    head_m = _ROW_HEAD.match(chunk)
+    rr = _ROW_R.search(head_m.group(1))
+    rv = (rr.group(1) or rr.group(2)) if rr else b""
+    r = int(rv) - 1 if rv else prev + 1
+    if head_m.group(2):
+        return r, 0, (), (), (), (), bool(rv)
+    cells = _CELLS.findall(chunk, head_m.end())
+    if cells and not 0 <= r < MAX_ROWS:
+        raise ValueError("cell outside the grid")     # the tree reader words the refusal
+    fmts, unlocked, formulas, values = [], [], [], []
+    for letters, s, t, f, ftext, v, inline in cells:
+        c = _BCOLS.get(letters)
+        if c is None:
+            c = _col(letters.decode())
+            if c >= MAX_COLS:
+                raise ValueError("cell outside the grid")
+            if len(_BCOLS) < 20_000:
+                _BCOLS[letters] = c
+        key = (r, c)
+        if s:
+            fm = fmt_of.get(s)
+            if fm:
+                fmts.append((key, fm))
+            if s in unlocked_styles:
+                unlocked.append(key)
+        if f:
+            formulas.append((key, _text(ftext)))
+        if t == b"inlineStr":
+            if inline:
+                val = _unescape(_text(inline))
+                if val:
+                    values.append((key, False, val))
+            continue
+        if not v:
+            continue
+        text = v if b"&" not in v else _text(v)
+        if not t or t == b"n":
+            num = float(text)
+            if s in date_styles:
+                dt = serial_to_datetime(num, date1904)
+                values.append((key, False, dt if dt is not None else num))
+            else:
+                values.append((key, False, num))
+        elif t == b"s":
+            values.append((key, True, int(text)))
+        elif t == b"b":
+            values.append((key, False, text.strip() in _TRUE))
+        elif t == b"d":
+            values.append((key, False, datetime.fromisoformat(_text(v).strip().rstrip("Z"))))
+        else:   # "str", "e"
+            values.append((key, False, _unescape(_text(v))))
+    return r, len(cells), tuple(fmts), tuple(unlocked), tuple(formulas), tuple(values), bool(rv)
+
+
+def _layout(head: bytes, tail: bytes | None):
+    """(merged ranges, cells they cover, protected) from what surrounds sheetData, or None if unusual.
+
+    These bytes come unchanged from the template, so they are parsed once per
+    season and kept by content (see `_PARTS`).
+    """
+    root = _ROOT.match(head)
+    if root is None or (root.group(1) and not _UTF8_DECL.search(root.group(1))):
+        return None
+    outside = head[root.end():] + (tail or b"")
+    if b"<?" in outside or b"<sheetData" in outside or b"</sheetData" in outside:
+        return None
+    ns = _DEFAULT_NS.search(root.group(2))
+    if ns is None or ns.group(1).decode() not in _MAIN_NS or len(_ANY_NS_DECL.findall(head + (tail or b""))) != 1 \
+            or (head + (tail or b"")).count(ns.group(1)) != 1:
+        return None         # no other prefix or default namespace may reach SpreadsheetML names
+    merges, prot = _root_children(head[root.end():], tail)
+    if merges is False:
+        return None
+    merged, area = [], 0
+    for m in merges or ():
+        ref = m.get(b"ref")
+        if not ref:
+            continue
+        a, _, b = _text(ref).partition(":")
+        r0, c0 = _ref(a)
+        r1, c1 = _ref(b) if b else (r0, c0)
+        if max(r0, r1) >= MAX_ROWS or max(c0, c1) >= MAX_COLS:
+            raise ValueError("merged range outside the grid")    # the tree reader words the refusal
+        area += (abs(r1 - r0) + 1) * (abs(c1 - c0) + 1)
+        merged.append((min(r0, r1), min(c0, c1), max(r0, r1), max(c0, c1)))
+    return tuple(merged), area, prot is not None and _text(prot.get(b"sheet", b"")) in ("1", "true")
+
+
+def _root_children(head: bytes, tail: bytes | None):
+    """(attributes of each child of the first mergeCells, attributes of the first sheetProtection).
+
+    Walks the tags before and after sheetData (a few dozen) keeping the depth,
+    so only the root's own children count, as ElementTree's `root.find` does.
+    (False, None) if sheetData turns out not to be a child of the root.
+    """
+    depth, merges, prot, in_merges = 1, None, None, False
+    for part, depth_after in ((head, 1 if tail is not None else 0), (tail or b"", 0)):
+        for t in _TAG.finditer(part):
+            closing, name, raw, empty = t.groups()
+            if closing:
+                depth -= 1
+                in_merges = in_merges and depth > 1
+                continue
+            if depth == 1:
+                if name == b"sheetProtection" and prot is None:
+                    prot = _attrs(raw)
+                elif name == b"mergeCells" and merges is None:
+                    merges, in_merges = [], not empty
+            elif depth == 2 and in_merges:
+                merges.append(_attrs(raw))
+            if not empty:
+                depth += 1
+        if depth != depth_after:
+            return False, None
+    return merges, prot
+
+
+# ---------------------------------------------------------------- the workbook
+
+def read_fast(path, *, max_uncompressed: int, max_cells: int, max_file: int) -> Grid | None:
+    """The `Grid` of an ordinary xlsx, or None: then `read_xlsx` (or another reader) decides."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > max_file or st.st_size == 0:
+            return None
+        with open(path, "rb") as fh:
+            if fh.read(4) != ZIP_MAGIC:
+                return None
+            fh.seek(0)
+            with zipfile.ZipFile(fh) as z:
+                if zip_format(z, path) != "xlsx":
+                    return None
+                return _read(_Package(z, path, max_uncompressed), path, max_cells)
+    except Exception:  # noqa: BLE001 — any doubt at all: the full reader decides, and words any refusal
+        return None
+
+
+def _read(pkg: _Package, path, max_cells: int) -> Grid | None:
+    root_rels = _rels(pkg, "")
+    wb_part = next((n for t, n in root_rels.values() if t == "officeDocument"), "xl/workbook.xml")
+    workbook = _template_part(pkg, wb_part, ("workbook",), _workbook_of)
+    if workbook is None:
+        return None
+    date1904, sheet_list, names = workbook
+    rels = _rels(pkg, wb_part)
+    by_type = {t: n for t, n in rels.values()}
+    sst = _shared_strings(pkg, by_type.get("sharedStrings"), max(max_cells, 1000))
+    styles_part = by_type.get("styles")
+    style_of = (_template_part(pkg, styles_part, ("styles",), _styles_of) if styles_part else None) \
+        or _style_sets([])
+
+    grid = Grid(path=str(path), format="xlsx")
+    budget = CellBudget(max_cells, path)
+    merged_left = [MAX_MERGED_CELLS]
+    parsed: set[str] = set()
+    sheet_of_part: dict[str, str] = {}
+    for name, state, rid in sheet_list:
+        sheet = Sheet(name=name, state=state)
+        target = rels.get(rid or "")
+        if target is not None and target[1] not in parsed:
+            parsed.add(target[1])
+            sheet_of_part[posixpath.basename(target[1])] = sheet.name
+            data = pkg.read(target[1])
+            if data is not None:
+                if data.count(b"<") > TREE_TAGS:     # the tree reader streams (or refuses) such a part
+                    return None
+                if not _fill_fast(sheet, data, sst, style_of, date1904, budget, merged_left):
+                    return None
+        grid.sheets.append(sheet)
+
+    for part, cell, what in package_hazards(list(pkg.names), pkg.read):
+        grid.hazards.append((sheet_of_part.get(part, ""), cell, what))
+    grid.defined_names = dict(names)
+
+    app_part = next((n for t, n in root_rels.values() if t == "extended-properties"), "docProps/app.xml")
+    grid.application = _template_part(pkg, app_part, ("app",), _application_of) or ""
+    return grid

@@ -40,9 +40,9 @@ from .detect import ZIP_MAGIC, CellBudget, zip_format
 from .grid import Grid, Sheet
 from .hazards import package_hazards
 from .xlsx import (
+    rels_in,
     _APP_NS,
     _MAIN_NS,
-    _PKG_REL,
     MAX_COLS,
     MAX_MERGED_CELLS,
     MAX_ROWS,
@@ -91,14 +91,7 @@ def forget(*, rows_only: bool = False) -> None:
 
 def _rels_of(d: str, data: bytes) -> dict[str, tuple[str, str]]:
     """Same as `_Package.rels`, from a rels part's bytes."""
-    out: dict[str, tuple[str, str]] = {}
-    for rel in fromstring(data).iter(_PKG_REL):
-        if rel.get("TargetMode") == "External":
-            continue
-        target = rel.get("Target") or ""
-        name = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(d, target))
-        out[rel.get("Id") or ""] = ((rel.get("Type") or "").rsplit("/", 1)[-1], name)
-    return out
+    return rels_in(d, fromstring(data))
 
 
 _RAW_MAX = 256 * 1024     # template parts are a few KB; larger ones are simply inflated and parsed

@@ -188,16 +188,19 @@ class _Package:
         """Relationship id -> (type suffix, resolved part name) for `part`."""
         d, b = posixpath.split(part)
         root = self.xml(posixpath.join(d, "_rels", b + ".rels"))
-        out: dict[str, tuple[str, str]] = {}
-        if root is None:
-            return out
-        for rel in root.iter(_PKG_REL):
-            if rel.get("TargetMode") == "External":
-                continue
-            target = rel.get("Target") or ""
-            name = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(d, target))
-            out[rel.get("Id") or ""] = ((rel.get("Type") or "").rsplit("/", 1)[-1], name)
-        return out
+        return {} if root is None else rels_in(d, root)
+
+
+def rels_in(d: str, root: Element) -> dict[str, tuple[str, str]]:
+    """Relationship id -> (type suffix, part name resolved against folder `d`) of a parsed rels part."""
+    out: dict[str, tuple[str, str]] = {}
+    for rel in root.iter(_PKG_REL):
+        if rel.get("TargetMode") == "External":
+            continue
+        target = rel.get("Target") or ""
+        name = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(d, target))
+        out[rel.get("Id") or ""] = ((rel.get("Type") or "").rsplit("/", 1)[-1], name)
+    return out
 
 
 def _ns_of(root: Element) -> str:

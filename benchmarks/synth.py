@@ -66,11 +66,15 @@ def counties() -> list[tuple[str, str, str, str]]:
 
 def roster(n_returns: int, seed: int = 0) -> list[dict]:
     """Roster rows for n returns plus ~1 % that never come back; deterministic."""
+    return list(iter_roster(n_returns, seed))
+
+
+def iter_roster(n_returns: int, seed: int = 0):
+    """The same rows as `roster`, one at a time (a national roster need not sit in the caller's memory)."""
     rng = random.Random(seed)
     places = counties()
     total = n_returns + max(1, round(n_returns * MISSING_SHARE))
     missing = set(rng.sample(range(total), total - n_returns))
-    rows = []
     for i in range(total):
         city, cname, county, name = places[i % len(places)]
         k = i // len(places)                      # k-th project of this county
@@ -78,15 +82,14 @@ def roster(n_returns: int, seed: int = 0) -> list[dict]:
         unit = f"{name}{UNIT_KINDS[unit_no % len(UNIT_KINDS)]}" + (f"{unit_no // len(UNIT_KINDS) + 1}" if unit_no >= len(UNIT_KINDS) else "")
         project = PROJECTS[(project_no + unit_no) % len(PROJECTS)]
         unit_code = f"{county}{unit_no + 1:03d}"
-        rows.append({
+        yield {
             "roster_id": i + 1, "unit_code": unit_code, "unit_name": unit, "region_code": county, "region_name": name,
             "project_name": project, "project_code": f"{county}24T{i + 1:06d}",
             "contact": f"联系人{i + 1} 0739-{2000000 + i}", "email": f"u{unit_code}@example.gov.cn",
             "budget": round(rng.uniform(5, 800), 2),
             "file": None if i in missing else f"{county}_{unit_code}_{i + 1:06d}.xlsx",
             "received_at": f"2025-03-{1 + i % 28:02d}T{8 + i % 10:02d}:{i % 60:02d}:00",
-        })
-    return rows
+        }
 
 
 _SPEC = None

@@ -17,17 +17,17 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import statistics
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Sequence
+from typing import Iterable
 
 from ..form.labels import indicator_key
 from ..judge.check import CheckResult
 from ..judge.findings import ERROR, INFO, SEVERITY_ZH, WARNING
 from ..season import regions
+from .spill import Spill, SpilledRows
 from .model import (ANALYSIS_COLUMNS, BUCKET_COLUMNS, CITY_RATE_COLUMNS, DEFINITIONS, FINDING_COLUMNS,
                     GRADE_COLUMNS, HAS_ERRORS, INDICATOR_COLUMNS, LEVEL_ZH, LOW_RATE, MISSING_COLUMNS, NOT_A_FORM,
                     OVERVIEW_COLUMNS, PROJECT_COLUMNS, REGION_COLUMNS_HEAD, SCORE_BUCKETS, SIMILAR_COLUMNS,
@@ -75,10 +75,6 @@ class _Node:
     leaf_money: list = field(default_factory=list)
 
 
-def _region_names(expected: Sequence[Expected]) -> dict[str, str]:
-    return regions.names_table((e.region_code, e.region_name) for e in expected)
-
-
 def infer_region(result: CheckResult) -> str:
     """Region code of a return without a roster row: from the unit or project code, else ""."""
     ident = result.identity or {}
@@ -94,38 +90,14 @@ def infer_region(result: CheckResult) -> str:
 # ------------------------------------------------------------------ summarize
 
 
-@dataclass
-class _Ret:
-    entry: Entry
-    exp: Expected | None
-    region: str
-    chain: list[tuple[str, str, str, str]]
-    unit_key: str
-    valid: bool
-    current: bool = True
-
-    @property
-    def result(self) -> CheckResult:
-        return self.entry.result
-
-
 def is_valid(result: CheckResult) -> bool:
     return result.form is not None and result.errors == 0
 
 
-def _status(r: _Ret) -> str:
-    if not r.current:
-        return SUPERSEDED
-    res = r.result
-    if not res.readable:
-        return UNREADABLE
-    if res.form is None:
-        return NOT_A_FORM
-    return HAS_ERRORS if res.errors else VALID
-
-
-def _expected_key(e: Expected) -> object:
-    return e.roster_id if e.roster_id is not None else (e.unit_code, e.project_code, e.project_name)
+def _expected_key(e: Expected) -> str:
+    if e.roster_id is not None:
+        return f"#{e.roster_id}"
+    return "\x1f".join((str(e.unit_code or ""), str(e.project_code or ""), str(e.project_name or "")))
 
 
 def _num(x: object) -> float | None:
@@ -146,11 +118,10 @@ def _rate(spent: float, budget: float) -> float | None:
     return spent / budget if budget else None
 
 
-def _grade_order(form: str, results: list[CheckResult]) -> tuple[str, str, list[str], list[str]]:
+def _grade_order(form: str, forms: Counter, seen_grades: set[str]) -> tuple[str, str, list[str], list[str]]:
     """(form id, form name, grades best first, low grades): from the form definition, else from the returns."""
     from ..errors import XlperfError
     from ..form.spec import load_form
-    forms = Counter(r.form for r in results if r.form)
     form_id = form or (forms.most_common(1)[0][0] if forms else "")
     if form_id:
         try:
@@ -160,79 +131,139 @@ def _grade_order(form: str, results: list[CheckResult]) -> tuple[str, str, list[
             return form_id, spec.name, names, low
         except XlperfError:
             pass
-    seen = sorted({r.grade for r in results if r.grade})
+    seen = sorted(seen_grades)
     return form_id, form_id, seen, [g for g in seen if "差" in g]
 
 
-@dataclass
-class _Batch:
-    """The returns being summarized, sorted out once: which count, which roster row each answers."""
+class _Fold:
+    """Returns folded one at a time into the spill, plus the few running counters that stay small."""
 
-    rets: list[_Ret]
-    expected: list[Expected]
-    names: dict[str, str]
+    def __init__(self) -> None:
+        self.spill = Spill()
+        self.chains: dict[str, list[tuple[str, str, str, str]]] = {}    # region code → chain (names later)
+        self.region_pairs: dict[str, str] = {}                          # roster (code → name), last wins
+        self.forms: Counter = Counter()
+        self.years: Counter = Counter()
+        self.grades: set[str] = set()
+        self.files = 0
+        self.unreadable = 0
+        self.expected = 0
 
-    def __post_init__(self) -> None:
-        self.current = [r for r in self.rets if r.current]
-        self.counted = [r for r in self.current if r.valid]
-        self.got = {_expected_key(r.exp): r for r in self.current if r.exp is not None}
-        self.has_roster = bool(self.expected)
+    def chain(self, region: str) -> list[tuple[str, str, str, str]]:
+        c = self.chains.get(region)
+        if c is None:
+            c = self.chains[region] = regions.chain(region, {})
+        return c
 
+    def _keys(self, region: str) -> tuple[str, str | None, str | None, str | None]:
+        keys = [k for k, *_ in self.chain(region)]
+        return (keys[-1], *(keys + [None, None, None])[:3])
 
-def _returns(entries: Iterable[Entry], names: dict[str, str]) -> list[_Ret]:
-    """Every entry with its region; of several returns for one roster row only the latest is current."""
-    rets: list[_Ret] = []
-    latest: dict[object, _Ret] = {}
-    for entry in entries:
+    def add_expected(self, e: Expected) -> None:
+        self.expected += 1
+        region = regions.normalize_code(e.region_code)
+        if e.region_code is not None and e.region_name:
+            self.region_pairs.pop(str(e.region_code), None)
+            self.region_pairs[str(e.region_code)] = e.region_name
+        self.spill.add("exp", (self.expected, _expected_key(e), str(e.unit_code or e.unit_name), region,
+                               *self._keys(region), e.unit_code, e.unit_name, e.project_name,
+                               e.project_code, e.budget, e.contact, e.email))
+
+    def add(self, entry: Entry) -> None:
+        self.files += 1
+        seq = self.files
         exp, res = entry.expected, entry.result
         region = regions.normalize_code(exp.region_code) if exp else infer_region(res)
-        unit_key = (exp.unit_code if exp and exp.unit_code else (res.identity or {}).get("unit_code") or res.unit
-                    or entry.source)
-        r = _Ret(entry, exp, region, regions.chain(region, names), str(unit_key), is_valid(res))
-        rets.append(r)
-        if exp is None:
-            continue
-        k = _expected_key(exp)
-        prev = latest.get(k)
-        if prev is None or (entry.received_at or "") >= (prev.entry.received_at or ""):
-            if prev is not None:
-                prev.current = False
-            latest[k] = r
-        else:
-            r.current = False
-    return rets
+        ident = res.identity or {}
+        unit_key = str(exp.unit_code if exp and exp.unit_code else ident.get("unit_code") or res.unit or entry.source)
+        valid = is_valid(res)
+        f = res.funds or {}
+        source = entry.source or res.path
+        if res.form:
+            self.forms[res.form] += 1
+        if res.year:
+            self.years[res.year] += 1
+        if res.grade:
+            self.grades.add(res.grade)
+        self.unreadable += not res.readable
+        unit = (exp.unit_name if exp else "") or res.unit
+        self.spill.add("ret", (
+            seq, _expected_key(exp) if exp is not None else None, entry.received_at or "", 1, int(valid),
+            int(bool(res.readable)), int(res.form is not None), region, *self._keys(region), unit_key,
+            (exp.unit_code if exp else ident.get("unit_code", "")) or "", unit,
+            (exp.project_name if exp else "") or res.project,
+            (exp.project_code if exp else "") or res.header.get("project_code", ""),
+            _num(f.get("initial_budget")), _num(f.get("budget")), _num(f.get("spent")), _num(f.get("rate")),
+            _num(f.get("score")), _num(res.total_score), res.grade or "", res.errors, res.warnings,
+            "是" if exp is not None else "否", beijing_time(entry.received_at), source))
+        for ind in res.indicators:
+            named = bool((ind.name or "").strip())
+            st = ind.status if ind.status in ("met", "partly", "not_met") else "unknown"
+            self.spill.add("ind", (seq, ind.level1, ind.level2, ind.name, indicator_key(ind.name) if named else "",
+                                   int(named), st, ind.target or "", _percent_shown(ind.actual, ind.actual_unit),
+                                   _num(ind.weight), _num(ind.score), _num(ind.suggested_score),
+                                   STATUS_ZH.get(ind.status, ""), ind.cell))
+            if ind.reason.strip():
+                key = _text_key(ind.reason)
+                if len(key) >= SIMILAR_MIN_CHARS:
+                    where = f"第{ind.row}行" if ind.row else ind.cell
+                    self.spill.add("txt", (seq, "偏差原因", key, ind.reason.strip(),
+                                           f"{source} · {where}（{ind.name}）"))
+        for fd in res.findings:
+            self.spill.add("fnd", (seq, fd.sheet, fd.cell, fd.code, fd.severity, fd.message))
+        if res.goal_actual.strip():
+            key = _text_key(res.goal_actual)
+            if len(key) >= SIMILAR_MIN_CHARS:
+                self.spill.add("txt", (seq, "年度总体目标完成情况", key, res.goal_actual.strip(),
+                                       f"{source} · 完成情况综述"))
+        self.spill.added_return()
+
+    def finish(self) -> None:
+        """All returns in: of several for one roster row only the latest received is current."""
+        self.spill.finish()
+        with self.spill.conn as c:
+            c.execute("UPDATE ret SET current = 0 WHERE exp_key IS NOT NULL AND seq <> "
+                      "(SELECT r2.seq FROM ret r2 WHERE r2.exp_key = ret.exp_key "
+                      "ORDER BY r2.received DESC, r2.seq DESC LIMIT 1)")
+            c.execute("CREATE INDEX ret_current ON ret (current, valid)")
 
 
-def summarize(entries: Iterable[Entry], expected: list[Expected], *, year: int | None, form: str,
+def summarize(entries: Iterable[Entry], expected: Iterable[Expected], *, year: int | None, form: str,
               produced_from: str, produced_at: str | None = None) -> Summary:
-    """Aggregate checked returns against the roster (empty roster: just the returns)."""
-    names = _region_names(expected)
-    b = _Batch(_returns(entries, names), list(expected), names)
-    results = [r.result for r in b.rets]
-    form_id, form_name, grades, low_grades = _grade_order(form, results)
+    """Aggregate checked returns against the roster (empty roster: just the returns).
+
+    Both are consumed once, the roster first; each return is folded into a temporary SQLite
+    file as it arrives, so memory stays flat however many returns a province has.
+    """
+    fold = _Fold()
+    for e in expected:
+        fold.add_expected(e)
+    for entry in entries:
+        fold.add(entry)
+    fold.finish()
+    s = _Sums(fold, regions.names_table(fold.region_pairs.items()))
+    form_id, form_name, grades, low_grades = _grade_order(form, fold.forms, fold.grades)
     if year is None:
-        years = Counter(r.year for r in results if r.year)
-        year = years.most_common(1)[0][0] if years else None
-    top, region_rows = _region_table(b, grades)
-    project_rows = _project_rows(b)
-    indicator_rows, analysis_rows, top_rows = _indicator_tables(b, project_rows, form_id)
-    counts, totals = _counts(b, top), _totals(b, top)
+        year = fold.years.most_common(1)[0][0] if fold.years else None
+    top, region_rows = _region_table(s, grades)
+    analysis_rows, top_rows = _indicator_analysis(s, form_id)
+    counts, totals = _counts(s, top), _totals(s, top)
     tables = {
         "overview": Table("overview", "总体情况", OVERVIEW_COLUMNS, _overview_rows(counts, totals)),
-        "grades": Table("grades", "等级分布", GRADE_COLUMNS, _grade_rows(b, grades)),
-        "score_buckets": Table("score_buckets", "总分分布", BUCKET_COLUMNS, _bucket_rows(b)),
+        "grades": Table("grades", "等级分布", GRADE_COLUMNS, _grade_rows(s, grades)),
+        "score_buckets": Table("score_buckets", "总分分布", BUCKET_COLUMNS, _bucket_rows(s)),
         "city_rates": Table("city_rates", "各市执行率", CITY_RATE_COLUMNS,
                             [{"name": r["name"], "budget": r["budget"], "spent": r["spent"], "rate": r["rate"]}
                              for r in region_rows if r["level"] == LEVEL_ZH[regions.CITY] and r["returned"]]),
         "regions": Table("regions", "按地区汇总",
                          REGION_COLUMNS_HEAD + tuple(Column(f"grade:{g}", g, "int") for g in grades), region_rows),
-        "projects": Table("projects", "项目明细", PROJECT_COLUMNS, project_rows),
-        "indicators": Table("indicators", "指标明细", INDICATOR_COLUMNS, indicator_rows),
+        "projects": Table("projects", "项目明细", PROJECT_COLUMNS, _project_rows(s)),
+        "indicators": Table("indicators", "指标明细", INDICATOR_COLUMNS, _indicator_rows(s)),
         "indicator_analysis": Table("indicator_analysis", "指标分析", ANALYSIS_COLUMNS, analysis_rows),
         "top_not_met": Table("top_not_met", "未完全完成最多的指标", TOP_COLUMNS, top_rows),
-        "findings": Table("findings", "问题清单", FINDING_COLUMNS, _finding_rows(b, project_rows)),
-        "missing": Table("missing", "未提交", MISSING_COLUMNS, _missing_rows(b)),
-        "similar_texts": Table("similar_texts", "疑似雷同说明", SIMILAR_COLUMNS, _similar_rows(b, project_rows)),
+        "findings": Table("findings", "问题清单", FINDING_COLUMNS, _finding_rows(s)),
+        "missing": Table("missing", "未提交", MISSING_COLUMNS, _missing_rows(s)),
+        "similar_texts": Table("similar_texts", "疑似雷同说明", SIMILAR_COLUMNS, _similar_rows(s)),
     }
     return Summary(
         year=year, form=form_id, form_name=form_name,
@@ -241,16 +272,42 @@ def summarize(entries: Iterable[Entry], expected: list[Expected], *, year: int |
         tables=tables, definitions=list(DEFINITIONS))
 
 
+class _Sums:
+    """The folded returns, queried: which are current and counted, and where each sits."""
+
+    COUNTED = "r.current = 1 AND r.valid = 1"
+
+    def __init__(self, fold: _Fold, names: dict[str, str]) -> None:
+        self.fold, self.spill, self.names = fold, fold.spill, names
+        self.has_roster = fold.expected > 0
+        self.places: dict[str, dict[str, str]] = {}
+
+    def all(self, sql: str, params: tuple = ()) -> list[tuple]:
+        return self.spill.all(sql, params)
+
+    def value(self, sql: str, params: tuple = ()):
+        return self.spill.one(sql, params)[0]
+
+    def chain(self, region: str) -> list[tuple[str, str, str, str]]:
+        return regions.chain(region, self.names)
+
+    def place(self, region: str) -> dict[str, str]:
+        p = self.places.get(region)
+        if p is None:
+            p = self.places[region] = _place(self.chain(region))
+        return p
+
+
 # ---- 按地区汇总: a tree filled at its leaves, summed upwards
 
 
-def _region_table(b: _Batch, grades: list[str]) -> tuple[_Node, list[dict]]:
+def _region_table(s: _Sums, grades: list[str]) -> tuple[_Node, list[dict]]:
     nodes: dict[str, _Node] = {}
     top = _Node(TOTAL, TOTAL, "", "合计", None)
 
-    def leaf_for(chain) -> _Node:
+    def leaf_for(region: str) -> _Node:
         parent, node = top, top
-        for key, level, code, name in chain:
+        for key, level, code, name in s.chain(region):
             node = nodes.get(key)
             if node is None:
                 node = nodes[key] = _Node(key, level, code, name, parent.key)
@@ -258,26 +315,30 @@ def _region_table(b: _Batch, grades: list[str]) -> tuple[_Node, list[dict]]:
             parent = node
         return node
 
-    for e in b.expected:
-        leaf = leaf_for(regions.chain(regions.normalize_code(e.region_code), b.names))
-        leaf.expected += 1
-        leaf.units_expected.add(e.unit_code or e.unit_name)
-        leaf.missing += _expected_key(e) not in b.got
-    for r in b.current:
-        leaf = leaf_for(r.chain)
-        leaf.returned += 1
-        leaf.units_returned.add(r.unit_key)
-        if not r.valid:
-            leaf.with_errors += 1
-            continue
-        leaf.valid += 1
-        f = r.result.funds or {}
-        leaf.leaf_money.append((_num(f.get("initial_budget")), _num(f.get("budget")) or 0.0, _num(f.get("spent")) or 0.0))
-        if r.result.total_score is not None:
-            leaf.score_sum += r.result.total_score
-            leaf.scored += 1
-        if r.result.grade:
-            leaf.grades[r.result.grade] += 1
+    leaves: dict[str, _Node] = {}
+    for region, n_exp, n_missing in s.all(
+            "SELECT e.region, COUNT(*), SUM(NOT EXISTS (SELECT 1 FROM ret r WHERE r.exp_key = e.key AND r.current = 1)) "
+            "FROM exp e GROUP BY e.region"):
+        leaf = leaves[region] = leaf_for(region)
+        leaf.expected += n_exp
+        leaf.missing += n_missing
+    for region, returned, valid, initial, budget, spent, score_sum, scored in s.all(
+            "SELECT r.region, COUNT(*), SUM(r.valid), fsum(CASE WHEN r.valid THEN r.initial END), "
+            "fsum(CASE WHEN r.valid THEN COALESCE(r.budget, 0) END), fsum(CASE WHEN r.valid THEN COALESCE(r.spent, 0) END), "
+            "fsum(CASE WHEN r.valid THEN r.score END), SUM(r.valid AND r.score IS NOT NULL) "
+            "FROM ret r WHERE r.current = 1 GROUP BY r.region"):
+        leaf = leaves.get(region) or leaves.setdefault(region, leaf_for(region))
+        leaf.returned += returned
+        leaf.valid += valid
+        leaf.with_errors += returned - valid
+        leaf.leaf_money.append((initial, budget or 0.0, spent or 0.0))
+        leaf.score_sum += score_sum or 0.0
+        leaf.scored += scored
+    for region, grade, n in s.all(f"SELECT r.region, r.grade, COUNT(*) FROM ret r WHERE {s.COUNTED} AND r.grade <> '' "
+                                  "GROUP BY r.region, r.grade"):
+        leaves[region].grades[grade] += n
+    units_expected = _distinct_by_node(s, "exp", "unit_id", "1")
+    units_returned = _distinct_by_node(s, "ret", "unit_key", "current = 1")
 
     def order(key: str) -> tuple:
         n = nodes[key]
@@ -303,12 +364,10 @@ def _region_table(b: _Batch, grades: list[str]) -> tuple[_Node, list[dict]]:
         node.initial_budget = _fsum(initial) if initial else None
         node.score_sum = _fsum(k.score_sum for k in kids)
         for k in kids:
-            node.units_expected |= k.units_expected
-            node.units_returned |= k.units_returned
             node.grades.update(k.grades)
 
     roll(top)
-    roster = b.has_roster
+    roster = s.has_roster
 
     def level(n: _Node) -> str:
         """省本级 is the province's own units: province level, not a 市."""
@@ -321,7 +380,8 @@ def _region_table(b: _Batch, grades: list[str]) -> tuple[_Node, list[dict]]:
                "parent": nodes[n.parent].code if n.parent in nodes else "", "name": n.name,
                "expected": n.expected if roster else None, "returned": n.returned, "valid": n.valid,
                "with_errors": n.with_errors, "missing": n.missing if roster else None,
-               "units_expected": len(n.units_expected) if roster else None, "units_returned": len(n.units_returned),
+               "units_expected": units_expected.get(n.key, 0) if roster else None,
+               "units_returned": units_returned.get(n.key, 0),
                "initial_budget": n.initial_budget, "budget": n.budget, "spent": n.spent,
                "rate": _rate(n.spent, n.budget), "scored": n.scored,
                "mean_score": round(n.score_sum / n.scored, 6) if n.scored else None,
@@ -338,6 +398,15 @@ def _region_table(b: _Batch, grades: list[str]) -> tuple[_Node, list[dict]]:
 
     walk(top)
     return top, rows
+
+
+def _distinct_by_node(s: _Sums, table: str, column: str, where: str) -> dict[str, int]:
+    """Distinct units under every region node (a unit counts once however many projects it has)."""
+    out = {TOTAL: s.value(f"SELECT COUNT(DISTINCT {column}) FROM {table} WHERE {where}")}
+    for depth in ("c0", "c1", "c2"):
+        out.update(s.all(f"SELECT {depth}, COUNT(DISTINCT {column}) FROM {table} "
+                         f"WHERE {where} AND {depth} IS NOT NULL GROUP BY {depth}"))
+    return out
 
 
 # ---- 项目明细, 指标明细, 指标分析, 问题清单, 未提交
@@ -358,57 +427,60 @@ def _place(chain: list[tuple[str, str, str, str]]) -> dict[str, str]:
     return out
 
 
-def _project_rows(b: _Batch) -> list[dict]:
-    rows = []
-    for i, r in enumerate(b.rets, 1):
-        res, exp = r.result, r.exp
-        f = res.funds or {}
-        rows.append({
-            "no": i, **_place(r.chain), "region_code": r.region,
-            "unit_code": (exp.unit_code if exp else (res.identity or {}).get("unit_code", "")) or "",
-            "unit": (exp.unit_name if exp else "") or res.unit,
-            "project": (exp.project_name if exp else "") or res.project,
-            "project_code": (exp.project_code if exp else "") or res.header.get("project_code", ""),
-            "initial_budget": _num(f.get("initial_budget")), "budget": _num(f.get("budget")),
-            "spent": _num(f.get("spent")), "rate": _num(f.get("rate")), "funds_score": _num(f.get("score")),
-            "total_score": res.total_score, "grade": res.grade or "", "status": _status(r),
-            "counted": "是" if (r.current and r.valid) else "否", "errors": res.errors, "warnings": res.warnings,
-            "in_roster": "是" if exp is not None else "否", "received_at": beijing_time(r.entry.received_at),
-            "source": r.entry.source or res.path,
-        })
-    return rows
+def _status(current: int, readable: int, is_form: int, errors: int) -> str:
+    if not current:
+        return SUPERSEDED
+    if not readable:
+        return UNREADABLE
+    if not is_form:
+        return NOT_A_FORM
+    return HAS_ERRORS if errors else VALID
 
 
-def _indicator_tables(b: _Batch, project_rows: list[dict], form_id: str) -> tuple[list[dict], list[dict], list[dict]]:
-    """指标明细 (every indicator) and, from counted returns only, 指标分析 and the most often not fully met."""
-    rows: list[dict] = []
+_PROJECT_SQL = ("SELECT seq, region, unit_code, unit, project, project_code, initial, budget, spent, rate, funds_score, "
+                "score, grade, current, readable, is_form, valid, errors, warnings, in_roster, received_shown, source "
+                "FROM ret r ORDER BY seq")
+
+
+def _project_rows(s: _Sums) -> SpilledRows:
+    def make(t: tuple) -> dict:
+        (seq, region, unit_code, unit, project, project_code, initial, budget, spent, rate, funds_score, score, grade,
+         current, readable, is_form, valid, errors, warnings, in_roster, received, source) = t
+        return {"no": seq, **s.place(region), "region_code": region, "unit_code": unit_code, "unit": unit,
+                "project": project, "project_code": project_code, "initial_budget": initial, "budget": budget,
+                "spent": spent, "rate": rate, "funds_score": funds_score, "total_score": score, "grade": grade,
+                "status": _status(current, readable, is_form, errors),
+                "counted": "是" if (current and valid) else "否", "errors": errors, "warnings": warnings,
+                "in_roster": in_roster, "received_at": received, "source": source}
+    return SpilledRows(s.spill, _PROJECT_SQL, s.fold.files, make)
+
+
+def _indicator_rows(s: _Sums) -> SpilledRows:
+    """指标明细: every indicator of every return, with the return it came from."""
+    sql = ("SELECT r.region, r.unit, r.project, i.level1, i.level2, i.name, i.target, i.actual, i.weight, i.score, "
+           "i.suggested, i.status, i.cell, r.current AND r.valid, r.source FROM ind i JOIN ret r ON r.seq = i.ret "
+           "ORDER BY i.rowid")
+
+    def make(t: tuple) -> dict:
+        region, unit, project, l1, l2, name, target, actual, weight, score, suggested, status, cell, counted, source = t
+        return {"county": s.place(region)["county"], "unit": unit, "project": project, "level1": l1, "level2": l2,
+                "name": name, "target": target, "actual": actual, "weight": weight, "score": score,
+                "suggested_score": suggested, "status": status, "cell": cell, "counted": "是" if counted else "否",
+                "source": source}
+    return SpilledRows(s.spill, sql, s.value("SELECT COUNT(*) FROM ind"), make)
+
+
+def _indicator_analysis(s: _Sums, form_id: str) -> tuple[list[dict], list[dict]]:
+    """指标分析 and the indicators most often not fully met, from counted returns' named indicators only."""
+    counted = f"FROM ind i JOIN ret r ON r.seq = i.ret WHERE {s.COUNTED} AND i.named = 1"
     by_l1: dict[str, Counter] = defaultdict(Counter)
-    by_l2: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    by_l2: dict[tuple[str, str], Counter] = {}
     overall: Counter = Counter()
-    by_name: dict[str, dict] = {}
-    for r, prow in zip(b.rets, project_rows):
-        for ind in r.result.indicators:
-            rows.append({
-                "county": prow["county"], "unit": prow["unit"], "project": prow["project"],
-                "level1": ind.level1, "level2": ind.level2, "name": ind.name, "target": ind.target or "",
-                "actual": _percent_shown(ind.actual, ind.actual_unit), "weight": ind.weight, "score": ind.score,
-                "suggested_score": ind.suggested_score, "status": STATUS_ZH.get(ind.status, ""), "cell": ind.cell,
-                "counted": prow["counted"], "source": prow["source"]})
-            if prow["counted"] != "是" or not (ind.name or "").strip():
-                continue
-            st = ind.status if ind.status in ("met", "partly", "not_met") else "unknown"
-            for c in (by_l1[ind.level1], by_l2[(ind.level1, ind.level2)], overall):
-                c[st] += 1
-                c["count"] += 1
-            slot = by_name.setdefault(indicator_key(ind.name), {"count": 0, "partly": 0, "not_met": 0,
-                                                                "bad_units": set(), "level1": Counter(),
-                                                                "level2": Counter()})
-            slot["count"] += 1
-            slot["level1"][ind.level1] += 1
-            slot["level2"][ind.level2] += 1
-            if st in ("partly", "not_met"):
-                slot[st] += 1
-                slot["bad_units"].add(r.unit_key)
+    for l1, l2, st, n, _first in s.all(f"SELECT i.level1, i.level2, i.st, COUNT(*), MIN(i.rowid) {counted} "
+                                       "GROUP BY i.level1, i.level2, i.st ORDER BY MIN(i.rowid)"):
+        for c in (by_l1[l1], by_l2.setdefault((l1, l2), Counter()), overall):
+            c[st] += n
+            c["count"] += n
 
     def share_row(level: str, l1: str, l2: str, c: Counter) -> dict:
         n = c["count"]
@@ -417,18 +489,26 @@ def _indicator_tables(b: _Batch, project_rows: list[dict], form_id: str) -> tupl
                 "met_share": c["met"] / n if n else None, "partly_share": c["partly"] / n if n else None,
                 "not_met_share": c["not_met"] / n if n else None}
 
+    # by_l2 in order of each pair's first appearance: rebuild it from the smallest rowid per pair
+    firsts = dict(((l1, l2), m) for l1, l2, m in s.all(f"SELECT i.level1, i.level2, MIN(i.rowid) {counted} "
+                                                        "GROUP BY i.level1, i.level2"))
     analysis = [share_row("合计", "", "", overall)]
     for l1 in sorted(by_l1, key=_level_sort(form_id)):
+        pairs = sorted((p for p in by_l2 if p[0] == l1), key=firsts.__getitem__)
         analysis.append(share_row("一级", l1, "", by_l1[l1]))
-        analysis.extend(share_row("二级", l1, l2, c) for (a, l2), c in by_l2.items() if a == l1)
-    bad = sorted(((k, v) for k, v in by_name.items() if v["partly"] + v["not_met"]),
-                 key=lambda kv: (-(kv[1]["partly"] + kv[1]["not_met"]), -len(kv[1]["bad_units"]), kv[0]))
-    top = [{"rank": i, "name": k, "count": v["count"], "not_fully_met": v["partly"] + v["not_met"],
-            "partly": v["partly"], "not_met": v["not_met"], "share": (v["partly"] + v["not_met"]) / v["count"],
-            "units": len(v["bad_units"]), "level1": v["level1"].most_common(1)[0][0],
-            "level2": v["level2"].most_common(1)[0][0]}
-           for i, (k, v) in enumerate(bad[:TOP_NOT_MET], 1)]
-    return rows, analysis, top
+        analysis.extend(share_row("二级", l1, p[1], by_l2[p]) for p in pairs)
+    bad = s.all(f"SELECT i.name_key, COUNT(*), SUM(i.st = 'partly'), SUM(i.st = 'not_met'), "
+                f"COUNT(DISTINCT CASE WHEN i.st IN ('partly', 'not_met') THEN r.unit_key END) AS units {counted} "
+                "GROUP BY i.name_key HAVING SUM(i.st IN ('partly', 'not_met')) > 0 "
+                "ORDER BY SUM(i.st IN ('partly', 'not_met')) DESC, units DESC, i.name_key LIMIT ?", (TOP_NOT_MET,))
+    top = []
+    for rank, (key, count, partly, not_met, units) in enumerate(bad, 1):
+        most = [s.value(f"SELECT i.{col} {counted} AND i.name_key = ? GROUP BY i.{col} "
+                        "ORDER BY COUNT(*) DESC, MIN(i.rowid) LIMIT 1", (key,)) for col in ("level1", "level2")]
+        top.append({"rank": rank, "name": key, "count": count, "not_fully_met": partly + not_met, "partly": partly,
+                    "not_met": not_met, "share": (partly + not_met) / count, "units": units,
+                    "level1": most[0], "level2": most[1]})
+    return analysis, top
 
 
 def _percent_shown(raw: str | None, unit: str | None) -> str:
@@ -448,121 +528,141 @@ def _text_key(text: str) -> str:
     return _NOT_TEXT.sub("", _NUMBER.sub("#", unicodedata.normalize("NFKC", text)))
 
 
-def _similar_rows(b: _Batch, project_rows: list[dict]) -> list[dict]:
-    """疑似雷同说明: the same 偏差原因 or 完成情况综述, word for word or nearly, in different units' returns."""
-    items: dict[str, list[tuple[str, str, str, str, str]]] = defaultdict(list)   # kind → (key, text, unit, name, place)
-    for r, prow in zip(b.rets, project_rows):
-        if not r.current:
-            continue
-        res = r.result
-        if res.goal_actual.strip():
-            items["年度总体目标完成情况"].append(
-                (_text_key(res.goal_actual), res.goal_actual.strip(), r.unit_key, prow["unit"], f"{prow['source']} · 完成情况综述"))
-        for ind in res.indicators:
-            if ind.reason.strip():
-                where = f"第{ind.row}行" if ind.row else ind.cell
-                items["偏差原因"].append((_text_key(ind.reason), ind.reason.strip(), r.unit_key, prow["unit"],
-                                       f"{prow['source']} · {where}（{ind.name}）"))
+def _similar_rows(s: _Sums) -> list[dict]:
+    """疑似雷同说明: the same 偏差原因 or 完成情况综述, word for word or nearly, in different units' returns.
+
+    Keys are compared with their sorted neighbours only (near-identical texts sort close
+    together), so this stays linear; only the keys that merged are remembered.
+    """
     rows: list[dict] = []
-    for kind, found in items.items():
-        found = [f for f in found if len(f[0]) >= SIMILAR_MIN_CHARS]
-        keys = sorted({f[0] for f in found})
-        parent = {k: k for k in keys}
+    current = "FROM txt t JOIN ret r ON r.seq = t.ret WHERE r.current = 1 AND t.kind = ?"
+    for (kind,) in s.all("SELECT DISTINCT kind FROM txt"):
+        parent: dict[str, str] = {}
 
         def root(k: str) -> str:
-            while parent[k] != k:
-                parent[k] = parent[parent[k]]
+            while k in parent:
                 k = parent[k]
             return k
-        # Near-identical texts sort close together; comparing neighbours keeps this linear for a province.
-        for i, a in enumerate(keys):
-            for other in keys[i + 1:i + 6]:
-                m = difflib.SequenceMatcher(None, a, other, autojunk=False)
+        window: list[str] = []
+        for (key,) in s.spill.stream(f"SELECT DISTINCT t.key {current} ORDER BY t.key", (kind,)):
+            for prev in window:
+                m = difflib.SequenceMatcher(None, prev, key, autojunk=False)
                 if m.real_quick_ratio() >= SIMILAR_RATIO and m.ratio() >= SIMILAR_RATIO:
-                    parent[root(other)] = root(a)
-        groups: dict[str, list] = defaultdict(list)
-        for f in found:
-            groups[root(f[0])].append(f)
-        for members in groups.values():
-            units = list(dict.fromkeys(m[2] for m in members))
-            if len(units) < 2:
-                continue
-            texts = Counter(m[1] for m in members)
-            names = list(dict.fromkeys(m[3] for m in members))
-            rows.append({"kind": kind, "match": "完全相同" if len(texts) == 1 else "几乎相同", "units": len(units),
-                         "text": texts.most_common(1)[0][0], "unit_names": "、".join(names),
-                         "places": "\n".join(m[4] for m in members)})
+                    a, b = root(key), root(prev)
+                    if a != b:
+                        parent[a] = b
+            window = (window + [key])[-5:]
+        if parent:
+            for key in list(parent):
+                parent[key] = root(key)
+        # one group at a time would need the roots in SQL; the keys that merged are few, the rest group by key
+        merged = list(parent.items())
+        s.spill.conn.execute("DROP TABLE IF EXISTS merged")
+        s.spill.conn.execute("CREATE TEMP TABLE merged (key TEXT PRIMARY KEY, root TEXT)")
+        s.spill.conn.executemany("INSERT INTO merged VALUES (?, ?)", merged)
+        last, members = None, []
+        sql = ("SELECT COALESCE(m.root, t.key) AS g, t.text, r.unit_key, r.unit, t.place "
+               "FROM txt t JOIN ret r ON r.seq = t.ret LEFT JOIN merged m ON m.key = t.key "
+               "WHERE r.current = 1 AND t.kind = ? ORDER BY g, t.rowid")
+        for g, text, unit_key, unit, place in s.spill.stream(sql, (kind,)):
+            if g != last and members:
+                _similar_group(kind, members, rows)
+                members = []
+            last = g
+            members.append((text, unit_key, unit, place))
+        if members:
+            _similar_group(kind, members, rows)
     rows.sort(key=lambda r: (-r["units"], r["kind"], r["text"]))
     for i, row in enumerate(rows, 1):
         row["no"] = i
     return rows
 
 
-def _finding_rows(b: _Batch, project_rows: list[dict]) -> list[dict]:
+def _similar_group(kind: str, members: list[tuple], rows: list[dict]) -> None:
+    units = list(dict.fromkeys(m[1] for m in members))
+    if len(units) < 2:
+        return
+    texts = Counter(m[0] for m in members)
+    names = list(dict.fromkeys(m[2] for m in members))
+    rows.append({"kind": kind, "match": "完全相同" if len(texts) == 1 else "几乎相同", "units": len(units),
+                 "text": texts.most_common(1)[0][0], "unit_names": "、".join(names),
+                 "places": "\n".join(m[3] for m in members)})
+
+
+def _finding_rows(s: _Sums) -> SpilledRows:
     """Problems of current returns (a superseded version's problems are no longer anyone's to fix)."""
-    return [{"county": prow["county"], "unit": prow["unit"], "project": prow["project"], "file": prow["source"],
-             "sheet": fd.sheet, "cell": fd.cell, "code": fd.code,
-             "severity": SEVERITY_ZH.get(fd.severity, fd.severity), "message": fd.message}
-            for r, prow in zip(b.rets, project_rows) if r.current for fd in r.result.findings]
+    sql = ("SELECT r.region, r.unit, r.project, r.source, f.sheet, f.cell, f.code, f.severity, f.message "
+           "FROM fnd f JOIN ret r ON r.seq = f.ret WHERE r.current = 1 ORDER BY f.rowid")
+
+    def make(t: tuple) -> dict:
+        region, unit, project, source, sheet, cell, code, severity, message = t
+        return {"county": s.place(region)["county"], "unit": unit, "project": project, "file": source,
+                "sheet": sheet, "cell": cell, "code": code, "severity": SEVERITY_ZH.get(severity, severity),
+                "message": message}
+    n = s.value("SELECT COUNT(*) FROM fnd f JOIN ret r ON r.seq = f.ret WHERE r.current = 1")
+    return SpilledRows(s.spill, sql, n, make)
 
 
-def _missing_rows(b: _Batch) -> list[dict]:
-    rows = []
-    for e in sorted(b.expected, key=lambda e: (regions.normalize_code(e.region_code), e.unit_code, e.project_code)):
-        r = b.got.get(_expected_key(e))
-        if r is not None and r.valid:
-            continue
-        code = regions.normalize_code(e.region_code)
-        rows.append({**_place(regions.chain(code, b.names)), "region_code": code, "unit_code": e.unit_code,
-                     "unit": e.unit_name, "project": e.project_name, "project_code": e.project_code,
-                     "budget": e.budget, "contact": e.contact, "email": e.email,
-                     "reason": "未提交" if r is None else "有错误", "errors": 0 if r is None else r.result.errors,
-                     "source": "" if r is None else (r.entry.source or r.result.path)})
-    return rows
+def _missing_rows(s: _Sums) -> SpilledRows:
+    """Roster rows without a valid current return, by region, unit and project code."""
+    where = ("FROM exp e LEFT JOIN ret r ON r.exp_key = e.key AND r.current = 1 "
+             "WHERE r.seq IS NULL OR r.valid = 0")
+    sql = (f"SELECT e.region, e.unit_code, e.unit, e.project, e.project_code, e.budget, e.contact, e.email, "
+           f"r.seq, r.errors, r.source {where} ORDER BY e.region, e.unit_code, e.project_code, e.seq")
+
+    def make(t: tuple) -> dict:
+        region, unit_code, unit, project, project_code, budget, contact, email, seq, errors, source = t
+        return {**s.place(region), "region_code": region, "unit_code": unit_code, "unit": unit, "project": project,
+                "project_code": project_code, "budget": budget, "contact": contact, "email": email,
+                "reason": "未提交" if seq is None else "有错误", "errors": 0 if seq is None else errors,
+                "source": "" if seq is None else source}
+    return SpilledRows(s.spill, sql, s.value(f"SELECT COUNT(*) {where}"), make)
 
 
 # ---- 总体情况
 
 
-def _counts(b: _Batch, top: _Node) -> dict[str, int | None]:
-    roster = b.has_roster
-    ok_by_unit: dict[str, list[bool]] = defaultdict(list)
+def _counts(s: _Sums, top: _Node) -> dict[str, int | None]:
+    roster = s.has_roster
     if roster:
-        for e in b.expected:
-            r = b.got.get(_expected_key(e))
-            ok_by_unit[e.unit_code or e.unit_name].append(r is not None and r.valid)
+        units_valid = s.value(
+            "SELECT COUNT(*) FROM (SELECT e.unit_id, MIN(COALESCE(r.valid, 0)) AS ok FROM exp e "
+            "LEFT JOIN ret r ON r.exp_key = e.key AND r.current = 1 GROUP BY e.unit_id) WHERE ok = 1")
     else:
-        for r in b.current:
-            ok_by_unit[r.unit_key].append(r.valid)
-    severities = Counter(f.severity for r in b.current for f in r.result.findings)
-    rates = [_num((r.result.funds or {}).get("rate")) for r in b.counted]
+        units_valid = s.value("SELECT COUNT(*) FROM (SELECT MIN(valid) AS ok FROM ret WHERE current = 1 "
+                              "GROUP BY unit_key) WHERE ok = 1")
+    severities = dict(s.all("SELECT f.severity, COUNT(*) FROM fnd f JOIN ret r ON r.seq = f.ret "
+                            "WHERE r.current = 1 GROUP BY f.severity"))
+    current = s.value("SELECT COUNT(*) FROM ret WHERE current = 1")
+    counted = s.value("SELECT COUNT(*) FROM ret r WHERE " + s.COUNTED)
     return {
-        "files": len(b.rets), "superseded": len(b.rets) - len(b.current),
-        "unreadable": sum(1 for r in b.rets if not r.result.readable),
-        "units_expected": len({e.unit_code or e.unit_name for e in b.expected}) if roster else None,
-        "units_returned": len({r.unit_key for r in b.current}),
-        "units_valid": sum(1 for oks in ok_by_unit.values() if all(oks)),
-        "projects_expected": len({_expected_key(e) for e in b.expected}) if roster else None,
-        "projects_returned": len(b.current), "projects_valid": len(b.counted),
-        "projects_with_errors": len(b.current) - len(b.counted),
+        "files": s.fold.files, "superseded": s.fold.files - current, "unreadable": s.fold.unreadable,
+        "units_expected": s.value("SELECT COUNT(DISTINCT unit_id) FROM exp") if roster else None,
+        "units_returned": s.value("SELECT COUNT(DISTINCT unit_key) FROM ret WHERE current = 1"),
+        "units_valid": units_valid,
+        "projects_expected": s.value("SELECT COUNT(DISTINCT key) FROM exp") if roster else None,
+        "projects_returned": current, "projects_valid": counted,
+        "projects_with_errors": current - counted,
         "projects_missing": top.missing if roster else None,
-        "unmatched": sum(1 for r in b.current if r.exp is None) if roster else None,
-        "low_rate": sum(1 for x in rates if x is not None and x < LOW_RATE),
-        "findings_error": severities[ERROR], "findings_warning": severities[WARNING], "findings_info": severities[INFO],
+        "unmatched": s.value("SELECT COUNT(*) FROM ret WHERE current = 1 AND exp_key IS NULL") if roster else None,
+        "low_rate": s.value(f"SELECT COUNT(*) FROM ret r WHERE {s.COUNTED} AND r.rate < ?", (LOW_RATE,)),
+        "findings_error": severities.get(ERROR, 0), "findings_warning": severities.get(WARNING, 0),
+        "findings_info": severities.get(INFO, 0),
     }
 
 
-def _scores(b: _Batch) -> list[float]:
-    return [r.result.total_score for r in b.counted if r.result.total_score is not None]
-
-
-def _totals(b: _Batch, top: _Node) -> dict[str, float | None]:
-    scores = _scores(b)
+def _totals(s: _Sums, top: _Node) -> dict[str, float | None]:
+    n, total, lo, hi = s.spill.one(f"SELECT COUNT(r.score), fsum(r.score), MIN(r.score), MAX(r.score) FROM ret r "
+                                   f"WHERE {s.COUNTED}")
+    median = None
+    if n:
+        mid = s.all(f"SELECT r.score FROM ret r WHERE {s.COUNTED} AND r.score IS NOT NULL ORDER BY r.score "
+                    "LIMIT ? OFFSET ?", (2 - n % 2, (n - 1) // 2))
+        median = mid[0][0] if n % 2 else (mid[0][0] + mid[1][0]) / 2
     return {"initial_budget": top.initial_budget, "budget": top.budget, "spent": top.spent,
             "rate": _rate(top.spent, top.budget),
-            "mean_score": statistics.fmean(scores) if scores else None,
-            "median_score": statistics.median(scores) if scores else None,
-            "min_score": min(scores) if scores else None, "max_score": max(scores) if scores else None}
+            "mean_score": total / n if n else None, "median_score": median,
+            "min_score": lo if n else None, "max_score": hi if n else None}
 
 
 def _overview_rows(c: dict, t: dict) -> list[dict]:
@@ -595,28 +695,34 @@ def _overview_rows(c: dict, t: dict) -> list[dict]:
     ]
 
 
-def _grade_rows(b: _Batch, grades: list[str]) -> list[dict]:
+def _grade_rows(s: _Sums, grades: list[str]) -> list[dict]:
     """Projects and money per grade, with shares (the 广西 disclosure style, domain §10)."""
-    graded = [r for r in b.counted if r.result.grade]
-    money = lambda rs, k: _fsum(_num(r.result.funds.get(k)) or 0.0 for r in rs)  # noqa: E731
-    all_budget = money(graded, "budget")
+    got = {g: (n, budget, spent) for g, n, budget, spent in s.all(
+        f"SELECT r.grade, COUNT(*), fsum(COALESCE(r.budget, 0)), fsum(COALESCE(r.spent, 0)) FROM ret r "
+        f"WHERE {s.COUNTED} AND r.grade <> '' GROUP BY r.grade")}
+    graded = sum(n for n, _, _ in got.values())
+    all_budget = _fsum([s.value(f"SELECT fsum(COALESCE(r.budget, 0)) FROM ret r WHERE {s.COUNTED} AND r.grade <> ''")
+                        or 0.0])
     rows = []
-    for g in grades + sorted({r.result.grade for r in graded} - set(grades)):
-        mine = [r for r in graded if r.result.grade == g]
-        budget = money(mine, "budget")
-        rows.append({"grade": g, "projects": len(mine), "share": len(mine) / len(graded) if graded else None,
+    for g in grades + sorted(set(got) - set(grades)):
+        n, budget, spent = got.get(g, (0, 0.0, 0.0))
+        budget = _fsum([budget or 0.0])
+        rows.append({"grade": g, "projects": n, "share": n / graded if graded else None,
                      "budget": budget, "budget_share": budget / all_budget if all_budget else None,
-                     "spent": money(mine, "spent")})
+                     "spent": _fsum([spent or 0.0])})
     return rows
 
 
-def _bucket_rows(b: _Batch) -> list[dict]:
-    scores = _scores(b)
-    rows = []
-    for label, lo, hi in SCORE_BUCKETS:
-        n = sum(1 for s in scores if lo <= s < hi)
-        rows.append({"bucket": label, "projects": n, "share": n / len(scores) if scores else None})
-    return rows
+def _bucket_rows(s: _Sums) -> list[dict]:
+    counts = [0] * len(SCORE_BUCKETS)
+    total = 0
+    for (score,) in s.spill.stream(f"SELECT r.score FROM ret r WHERE {s.COUNTED} AND r.score IS NOT NULL"):
+        total += 1
+        for i, (_, lo, hi) in enumerate(SCORE_BUCKETS):
+            if lo <= score < hi:
+                counts[i] += 1
+    return [{"bucket": label, "projects": n, "share": n / total if total else None}
+            for (label, _, _), n in zip(SCORE_BUCKETS, counts)]
 
 
 def _level_sort(form: str):

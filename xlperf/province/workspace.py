@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator
 
 from ..judge.serialize import result_from_json
 from ..season import db
@@ -17,38 +18,65 @@ from .model import Entry, Expected, Summary
 from .workbook import write_summary
 
 
+def _expected(r) -> Expected:
+    return Expected(roster_id=r["id"], unit_code=r["unit_code"], unit_name=r["unit_name"], region_code=r["region_code"],
+                    region_name=r["region_name"] or "", project_name=r["project_name"], project_code=r["project_code"],
+                    contact=r["contact"] or "", email=r["email"] or "", budget=r["budget"])
+
+
 def expected_rows(conn) -> list[Expected]:
-    return [Expected(roster_id=r["id"], unit_code=r["unit_code"], unit_name=r["unit_name"], region_code=r["region_code"],
-                     region_name=r["region_name"] or "", project_name=r["project_name"], project_code=r["project_code"],
-                     contact=r["contact"] or "", email=r["email"] or "", budget=r["budget"])
-            for r in db.roster_rows(conn)]
+    return [_expected(r) for r in db.roster_rows(conn)]
 
 
-def workspace_entries(conn, expected: list[Expected]) -> list[Entry]:
-    by_id = {e.roster_id: e for e in expected}
-    entries = []
-    for r in db.all_returns(conn):     # superseded and unmatched ones too: the summary lists and counts them
+def iter_expected(conn) -> Iterator[Expected]:
+    """The active roster, row by row (a national roster is not held in memory)."""
+    for r in conn.execute("SELECT * FROM roster WHERE active = 1 ORDER BY row_no, id"):
+        yield _expected(r)
+
+
+def iter_entries(conn) -> Iterator[Entry]:
+    """Every return received, current or superseded, matched or not, oldest first, one at a time."""
+    for r in conn.execute("SELECT r.* FROM returns r LEFT JOIN roster ro ON ro.id = r.roster_id "
+                          "WHERE r.roster_id IS NULL OR ro.active = 1 ORDER BY r.received_at, r.id"):
         name = next((x["original_name"] for x in db.receipts_for(conn, r["sha256"])), r["sha256"][:12])
         d = json.loads(r["summary_json"] or "{}")
         d["path"] = name
         result = result_from_json(d, db.findings_for(conn, r["id"], file=name))
-        entries.append(Entry(result=result, expected=by_id.get(r["roster_id"]), source=name, received_at=r["received_at"]))
-    return entries
+        exp = None
+        if r["roster_id"] is not None:
+            row = db.roster_row(conn, r["roster_id"])
+            exp = _expected(row) if row is not None else None
+        yield Entry(result=result, expected=exp, source=name, received_at=r["received_at"])
+
+
+def workspace_entries(conn, expected: list[Expected] | None = None) -> list[Entry]:
+    return list(iter_entries(conn))
 
 
 def summarize_workspace(ws: Workspace) -> tuple[Summary, list[Entry]]:
     """The province summary of a workspace, with the entries it was built from (the written report needs both)."""
     conn = ws.connect()
     try:
-        expected = expected_rows(conn)
-        entries = workspace_entries(conn, expected)
+        entries = workspace_entries(conn)
+        summary = summarize(entries, iter_expected(conn), year=ws.year, form=ws.form,
+                            produced_from=f"工作区 {ws.root.resolve()}")
     finally:
         conn.close()
-    return summarize(entries, expected, year=ws.year, form=ws.form, produced_from=f"工作区 {ws.root.resolve()}"), entries
+    return summary, entries
+
+
+def stream_workspace(ws: Workspace) -> Summary:
+    """The province summary of a workspace, reading roster and returns one row at a time."""
+    conn = ws.connect()
+    try:
+        return summarize(iter_entries(conn), iter_expected(conn), year=ws.year, form=ws.form,
+                         produced_from=f"工作区 {ws.root.resolve()}")
+    finally:
+        conn.close()
 
 
 def aggregate_workspace(ws: Workspace, out: Path, *, csv_dir: Path | None = None, parquet_dir: Path | None = None):
-    summary, _ = summarize_workspace(ws)
+    summary = stream_workspace(ws)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_summary(summary, out)
     if csv_dir:

@@ -1,0 +1,107 @@
+"""A national run folds returns as they arrive and keeps none of them in memory.
+
+The summary's long tables live in a temporary SQLite file and are read back when a
+writer goes through them; the figures are the same whatever order the returns come in.
+"""
+from __future__ import annotations
+
+import gc
+import math
+import weakref
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xlperf.judge.check import CheckResult
+from xlperf.judge.findings import Finding
+from xlperf.judge.validate import IndicatorResult
+from xlperf.province.aggregate import summarize
+from xlperf.province.model import Entry, Expected
+from xlperf.province.spill import FSum, Spill, SpilledRows
+
+FORM = "project-county"
+
+
+def roster(n: int) -> list[Expected]:
+    counties = ["430527", "430528", "430102", "430121"]
+    return [Expected(i, f"U{i % 7}", f"单位{i % 7}", counties[i % 4], "", f"项目{i}", f"P{i}", "", "", 10.0)
+            for i in range(1, n + 1)]
+
+
+def result(i: int, *, budget: float = 100.0, spent: float = 90.0, errors: int = 0) -> CheckResult:
+    ind = [IndicatorResult("产出指标", "数量指标", f"指标{k}", 10.0, "≥95%", "90%", 9.0, 9.0, f"F{12 + k}",
+                           row=12 + k, reason="部分工作未按计划完成，下一步加快进度", status="partly")
+           for k in range(3)]
+    return CheckResult(path=f"{i}.xlsx", form=FORM, year=2024, funds={"budget": budget, "spent": spent,
+                                                                      "rate": spent / budget, "score": 18.0},
+                       indicators=ind, total_score=88.0, grade="良好",
+                       findings=[Finding("score-range", "error", "得分超过分值", f"{i}.xlsx", "表", "F12")] * errors
+                       + [Finding("overachieve-note", "warning", "超额完成", f"{i}.xlsx", "表", "F13")])
+
+
+def test_the_summary_holds_no_return_once_it_is_built():
+    alive: list[weakref.ref] = []
+    people = roster(60)
+
+    def returns():
+        for e in people:
+            res = result(e.roster_id, errors=int(e.roster_id % 10 == 0))
+            alive.append(weakref.ref(res))
+            yield Entry(res, e, f"{e.roster_id}.xlsx", "2025-03-01T09:00:00")
+
+    s = summarize(returns(), iter(people), year=2024, form=FORM, produced_from="test")
+    gc.collect()
+    assert len(alive) == 60 and not any(r() for r in alive)        # every result was folded and let go
+    assert isinstance(s.tables["indicators"].rows, SpilledRows)
+    assert s.counts["projects_returned"] == 60 and s.counts["projects_valid"] == 54
+    assert len(s.tables["indicators"].rows) == 180 and len(s.tables["findings"].rows) == 60 + 6
+    assert s.totals["budget"] == 5400 and s.totals["spent"] == 4860
+    assert [r["no"] for r in s.tables["projects"].rows][:3] == [1, 2, 3]
+    assert {r["reason"] for r in s.tables["missing"].rows} == {"有错误"}
+
+
+def test_the_latest_received_return_counts_even_when_it_arrives_first():
+    e = roster(1)[0]
+    late = Entry(result(2, spent=95.0), e, "v2.xlsx", "2025-03-05T09:00:00")
+    early = Entry(result(1, spent=50.0, errors=1), e, "v1.xlsx", "2025-03-01T09:00:00")
+    s = summarize([late, early], [e], year=2024, form=FORM, produced_from="test")
+    assert [(r["source"], r["status"]) for r in s.tables["projects"].rows] == [("v2.xlsx", "合格"),
+                                                                             ("v1.xlsx", "已被新版本替代")]
+    assert s.totals["spent"] == 95 and s.counts["findings_error"] == 0 and not s.tables["missing"].rows
+    # the same time twice: the one given later wins, as when a clerk re-imports the same folder
+    again = Entry(result(3, spent=70.0), e, "v3.xlsx", "2025-03-05T09:00:00")
+    s = summarize([late, again], [e], year=2024, form=FORM, produced_from="test")
+    assert [r["status"] for r in s.tables["projects"].rows] == ["已被新版本替代", "合格"]
+    assert s.totals["spent"] == 70
+
+
+def test_spilled_rows_read_back_like_a_list():
+    spill = Spill()
+    for i in range(7):
+        spill.add("fnd", (i, "表", f"A{i}", "code", "error", f"问题{i}"))
+    spill.finish()
+    rows = SpilledRows(spill, "SELECT cell FROM fnd ORDER BY ret", 7, lambda t: {"cell": t[0]})
+    plain = [{"cell": f"A{i}"} for i in range(7)]
+    assert len(rows) == 7 and rows and rows == plain and list(rows) == list(rows)
+    assert rows[0] == plain[0] and rows[-1] == plain[-1] and rows[2:4] == plain[2:4] and rows[5:99] == plain[5:]
+    assert rows[::3] == plain[::3] and rows[4:2] == []
+    try:
+        rows[7]
+    except IndexError:
+        pass
+    else:
+        raise AssertionError("rows[7] of 7 rows should raise IndexError")
+    empty = SpilledRows(spill, "SELECT cell FROM fnd WHERE 0", 0, lambda t: {"cell": t[0]})
+    assert not empty and empty == [] and list(empty) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=64,
+                                               min_value=-1e12, max_value=1e12)), max_size=60))
+def test_sums_in_the_spill_are_exact_like_math_fsum(xs):
+    agg = FSum()
+    for x in xs:
+        agg.step(x)
+    got = agg.finalize()
+    values = [x for x in xs if x is not None]
+    assert got is None if not values else got == math.fsum(values)

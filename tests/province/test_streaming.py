@@ -105,3 +105,16 @@ def test_sums_in_the_spill_are_exact_like_math_fsum(xs):
     got = agg.finalize()
     values = [x for x in xs if x is not None]
     assert got is None if not values else got == math.fsum(values)
+
+
+def test_a_reason_copied_by_sixty_units_is_one_row_that_lists_the_first_fifty():
+    from xlperf.province.model import SIMILAR_SHOWN
+    people = [Expected(i, f"U{i}", f"单位{i}", "430527", "", f"项目{i}", f"P{i}", "", "", 10.0) for i in range(1, 61)]
+    s = summarize((Entry(result(e.roster_id), e, f"{e.roster_id}.xlsx") for e in people), people, year=2024,
+                  form=FORM, produced_from="test")
+    [row] = s.tables["similar_texts"].rows
+    assert (row["units"], row["match"], row["text"]) == (60, "完全相同", "部分工作未按计划完成，下一步加快进度")
+    names, places = row["unit_names"].split("、"), row["places"].split("\n")
+    assert names[0] == "单位1" and len(names) == SIMILAR_SHOWN and names[-1] == "单位50等 60 个单位"
+    assert len(places) == SIMILAR_SHOWN + 1 and places[0] == "1.xlsx · 第12行（指标0）"
+    assert places[-1] == "……等 180 处"          # three indicators of each return give the same reason

@@ -14,7 +14,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator
 
 from ..read.detect import SPREADSHEET_SUFFIXES
 from .check import CheckResult, check, default_specs
@@ -147,22 +147,24 @@ def start_pool(jobs: int | None = None) -> ProcessPoolExecutor:
     return pool
 
 
-def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progress: bool = True,
+def check_files(paths: Iterable[Path | str], *, jobs: int | None = None, progress: bool = True,
                 chunk: int = 32, pool: ProcessPoolExecutor | None = None) -> Iterator[CheckResult]:
     """Check files in worker processes; yields results in input order, holding few in memory.
 
-    At most 2 × jobs chunks of `chunk` files are in flight at once. jobs=1 checks
-    in this process (no pool), which is what profiling and debugging want.
-    `pool` (from `start_pool`) is used instead of a pool forked now, until it breaks.
+    `paths` is read lazily, a chunk at a time (a national run need not list its files twice);
+    at most 2 × jobs chunks of `chunk` files are in flight at once. jobs=1 checks in this
+    process (no pool), which is what profiling and debugging want. `pool` (from
+    `start_pool`) is used instead of a pool forked now, until it breaks.
     """
-    items = [str(p) for p in paths]
     jobs = max(1, jobs or os.cpu_count() or 1)
-    bar = _Progress(len(items)) if progress else None
+    total = len(paths) if hasattr(paths, "__len__") else None
+    queue = _Chunks(paths, chunk)
+    bar = _Progress(total) if progress else None
     try:
-        if jobs == 1 or len(items) <= chunk:
+        if jobs == 1 or queue.fits_one():
             one = BoundedChecker() if jobs > 1 else None      # jobs=1 stays in this process (profiling)
             try:
-                for p in items:
+                for p in queue.files():
                     res = _slim(one.check(p) if one else check(p))
                     if bar:
                         bar.advance(1)
@@ -171,10 +173,9 @@ def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progres
                 if one:
                     one.close()
             return
-        remaining: deque[list[str]] = deque(items[i:i + chunk] for i in range(0, len(items), chunk))
-        while remaining:
+        while queue:
             try:
-                for done in _pooled(remaining, jobs, pool):
+                for done in _pooled(queue, jobs, pool):
                     if bar:
                         bar.advance(len(done))
                     yield from done
@@ -184,7 +185,7 @@ def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progres
                 # file per process under the time budget so the culprit is reported as its own finding,
                 # then go on with a new pool.
                 with BoundedChecker() as one:
-                    for p in remaining.popleft():
+                    for p in queue.take_head():
                         if bar:
                             bar.advance(1)
                         yield _slim(one.check(p))
@@ -193,18 +194,76 @@ def check_files(paths: Sequence[Path | str], *, jobs: int | None = None, progres
             bar.close()
 
 
+class _Chunks:
+    """Chunks of paths, read from the caller's iterable only as they are needed.
+
+    Chunks handed to the pool stay in `in_flight` until their results are in; after a crash
+    they are given out again, in order, the head one to be re-run file by file.
+    """
+
+    def __init__(self, paths: Iterable[Path | str], size: int) -> None:
+        self.source = iter(paths)
+        self.size = size
+        self.in_flight: deque[list[str]] = deque()
+        self.again: deque[list[str]] = deque()
+        self.peeked: list[str] | None = None
+
+    def _read(self) -> list[str] | None:
+        if self.peeked is not None:
+            got, self.peeked = self.peeked, None
+            return got
+        got = [str(p) for _, p in zip(range(self.size), self.source)]
+        return got or None
+
+    def fits_one(self) -> bool:
+        """True when every path fits in one chunk (then no pool is worth starting)."""
+        self.peeked = [str(p) for _, p in zip(range(self.size + 1), self.source)]
+        return len(self.peeked) <= self.size
+
+    def files(self) -> Iterator[str]:
+        if self.peeked:
+            yield from self.peeked
+            self.peeked = None
+        for p in self.source:
+            yield str(p)
+
+    def __bool__(self) -> bool:
+        if self.in_flight or self.again or self.peeked:
+            return True
+        self.peeked = self._read()
+        return self.peeked is not None
+
+    def next(self) -> list[str] | None:
+        c = self.again.popleft() if self.again else self._read()
+        if c is not None:
+            self.in_flight.append(c)
+        return c
+
+    def done(self) -> None:
+        self.in_flight.popleft()
+
+    def take_head(self) -> list[str]:
+        """After a crash: the chunk that was due first, to re-run; the others are given out again."""
+        head = self.in_flight.popleft() if self.in_flight else (self.next() or [])
+        if head and self.in_flight and head is self.in_flight[0]:
+            self.in_flight.popleft()
+        self.again.extendleft(reversed(self.in_flight))
+        self.in_flight.clear()
+        return head
+
+
 class _ChunkTimeout(Exception):
     """The head chunk took longer than one file's time budget: some file in it hangs."""
 
 
-def _pooled(remaining: deque, jobs: int, given: ProcessPoolExecutor | None = None) -> Iterator[list[CheckResult]]:
-    """Results of `remaining` chunks in order, popping each chunk only once it is done.
+def _pooled(queue: _Chunks, jobs: int, given: ProcessPoolExecutor | None = None) -> Iterator[list[CheckResult]]:
+    """Results of the queued chunks in order, each chunk marked done only once its results are in.
 
     A `given` pool (from `start_pool`) is left open for the caller unless it breaks or hangs.
     """
     pool = given if given is not None else ProcessPoolExecutor(max_workers=jobs)
     try:
-        yield from _pooled_in(pool, remaining, jobs)
+        yield from _pooled_in(pool, queue, jobs)
     except FutureTimeout:
         for proc in list((pool._processes or {}).values()):    # a hung worker never returns: end it
             proc.kill()
@@ -215,22 +274,22 @@ def _pooled(remaining: deque, jobs: int, given: ProcessPoolExecutor | None = Non
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _pooled_in(pool: ProcessPoolExecutor, remaining: deque, jobs: int) -> Iterator[list[CheckResult]]:
+def _pooled_in(pool: ProcessPoolExecutor, queue: _Chunks, jobs: int) -> Iterator[list[CheckResult]]:
     budget = file_timeout()
     pending: deque[Future] = deque()
-    queued = iter(list(remaining))
-    for c in queued:
-        pending.append(pool.submit(_check_chunk, c))
-        if len(pending) >= 2 * jobs:
+    while len(pending) < 2 * jobs:
+        c = queue.next()
+        if c is None:
             break
+        pending.append(pool.submit(_check_chunk, c))
     while pending:
         done = pending[0].result(timeout=budget)   # BrokenProcessPool if a worker died
         pending.popleft()
-        remaining.popleft()
-        nxt = next(queued, None)
+        queue.done()
+        yield done                                 # before the next submit, which may find the pool broken
+        nxt = queue.next()
         if nxt is not None:
             pending.append(pool.submit(_check_chunk, nxt))
-        yield done
 
 
 class _Progress:

@@ -27,11 +27,11 @@ from ..form.labels import indicator_key
 from ..judge.check import CheckResult
 from ..judge.findings import ERROR, INFO, SEVERITY_ZH, WARNING
 from ..season import regions
-from .spill import Spill, SpilledRows
+from .spill import BATCH, Spill, SpilledRows
 from .model import (ANALYSIS_COLUMNS, BUCKET_COLUMNS, CITY_RATE_COLUMNS, DEFINITIONS, FINDING_COLUMNS,
                     GRADE_COLUMNS, HAS_ERRORS, INDICATOR_COLUMNS, LEVEL_ZH, LOW_RATE, MISSING_COLUMNS, NOT_A_FORM,
                     OVERVIEW_COLUMNS, PROJECT_COLUMNS, REGION_COLUMNS_HEAD, SCORE_BUCKETS, SIMILAR_COLUMNS,
-                    SIMILAR_MIN_CHARS, SIMILAR_RATIO, STATUS_ZH, SUPERSEDED, TOP_COLUMNS, TOP_NOT_MET, TOTAL,
+                    SIMILAR_MIN_CHARS, SIMILAR_RATIO, SIMILAR_SHOWN, STATUS_ZH, SUPERSEDED, TOP_COLUMNS, TOP_NOT_MET, TOTAL,
                     UNREADABLE, VALID, Column, Entry, Expected, Summary, Table)
 
 # China has one time zone and no daylight saving: Beijing time is UTC+8 all year.
@@ -165,6 +165,8 @@ class _Fold:
         if e.region_code is not None and e.region_name:
             self.region_pairs.pop(str(e.region_code), None)
             self.region_pairs[str(e.region_code)] = e.region_name
+        if self.expected % BATCH == 0:
+            self.spill.flush()
         self.spill.add("exp", (self.expected, _expected_key(e), str(e.unit_code or e.unit_name), region,
                                *self._keys(region), e.unit_code, e.unit_name, e.project_name,
                                e.project_code, e.budget, e.contact, e.email))
@@ -532,9 +534,11 @@ def _similar_rows(s: _Sums) -> list[dict]:
     """疑似雷同说明: the same 偏差原因 or 完成情况综述, word for word or nearly, in different units' returns.
 
     Keys are compared with their sorted neighbours only (near-identical texts sort close
-    together), so this stays linear; only the keys that merged are remembered.
+    together), so this stays linear; only the keys that merged are remembered, and each
+    group is described by SQL over the spill, so a text shared by thousands costs no memory.
     """
-    rows: list[dict] = []
+    conn = s.spill.conn
+    conn.execute("CREATE TEMP TABLE merged (kind TEXT, key TEXT, root TEXT, PRIMARY KEY (kind, key))")
     current = "FROM txt t JOIN ret r ON r.seq = t.ret WHERE r.current = 1 AND t.kind = ?"
     for (kind,) in s.all("SELECT DISTINCT kind FROM txt"):
         parent: dict[str, str] = {}
@@ -552,41 +556,33 @@ def _similar_rows(s: _Sums) -> list[dict]:
                     if a != b:
                         parent[a] = b
             window = (window + [key])[-5:]
-        if parent:
-            for key in list(parent):
-                parent[key] = root(key)
-        # one group at a time would need the roots in SQL; the keys that merged are few, the rest group by key
-        merged = list(parent.items())
-        s.spill.conn.execute("DROP TABLE IF EXISTS merged")
-        s.spill.conn.execute("CREATE TEMP TABLE merged (key TEXT PRIMARY KEY, root TEXT)")
-        s.spill.conn.executemany("INSERT INTO merged VALUES (?, ?)", merged)
-        last, members = None, []
-        sql = ("SELECT COALESCE(m.root, t.key) AS g, t.text, r.unit_key, r.unit, t.place "
-               "FROM txt t JOIN ret r ON r.seq = t.ret LEFT JOIN merged m ON m.key = t.key "
-               "WHERE r.current = 1 AND t.kind = ? ORDER BY g, t.rowid")
-        for g, text, unit_key, unit, place in s.spill.stream(sql, (kind,)):
-            if g != last and members:
-                _similar_group(kind, members, rows)
-                members = []
-            last = g
-            members.append((text, unit_key, unit, place))
-        if members:
-            _similar_group(kind, members, rows)
+        conn.executemany("INSERT INTO merged VALUES (?, ?, ?)", [(kind, k, root(k)) for k in parent])
+    conn.execute("CREATE TEMP TABLE grouped AS SELECT t.rowid AS tid, t.kind AS kind, COALESCE(m.root, t.key) AS g, "
+                 "t.text AS text, t.place AS place, r.unit_key AS unit_key, r.unit AS unit "
+                 "FROM txt t JOIN ret r ON r.seq = t.ret LEFT JOIN merged m ON m.kind = t.kind AND m.key = t.key "
+                 "WHERE r.current = 1")
+    conn.execute("CREATE INDEX grouped_g ON grouped (kind, g, tid)")
+    rows: list[dict] = []
+    for kind, g, units, texts in s.all("SELECT kind, g, COUNT(DISTINCT unit_key), COUNT(DISTINCT text) FROM grouped "
+                                       "GROUP BY kind, g HAVING COUNT(DISTINCT unit_key) >= 2"):
+        where = "FROM grouped WHERE kind = ? AND g = ?"
+        text = s.value(f"SELECT text {where} GROUP BY text ORDER BY COUNT(*) DESC, MIN(tid) LIMIT 1", (kind, g))
+        names = [n for (n,) in s.all(f"SELECT unit {where} GROUP BY unit ORDER BY MIN(tid) LIMIT ?",
+                                     (kind, g, SIMILAR_SHOWN + 1))]
+        places = s.all(f"SELECT place {where} ORDER BY tid LIMIT ?", (kind, g, SIMILAR_SHOWN + 1))
+        n_places = s.value(f"SELECT COUNT(*) {where}", (kind, g)) if len(places) > SIMILAR_SHOWN else len(places)
+        n_names = (s.value(f"SELECT COUNT(DISTINCT unit) {where}", (kind, g)) if len(names) > SIMILAR_SHOWN
+                   else len(names))
+        rows.append({"kind": kind, "match": "完全相同" if texts == 1 else "几乎相同", "units": units, "text": text,
+                     "unit_names": "、".join(names[:SIMILAR_SHOWN]) + (f"等 {n_names} 个单位" if n_names > SIMILAR_SHOWN else ""),
+                     "places": "\n".join(p for (p,) in places[:SIMILAR_SHOWN])
+                     + (f"\n……等 {n_places} 处" if n_places > SIMILAR_SHOWN else "")})
+    conn.execute("DROP TABLE grouped")
+    conn.execute("DROP TABLE merged")
     rows.sort(key=lambda r: (-r["units"], r["kind"], r["text"]))
     for i, row in enumerate(rows, 1):
         row["no"] = i
     return rows
-
-
-def _similar_group(kind: str, members: list[tuple], rows: list[dict]) -> None:
-    units = list(dict.fromkeys(m[1] for m in members))
-    if len(units) < 2:
-        return
-    texts = Counter(m[0] for m in members)
-    names = list(dict.fromkeys(m[2] for m in members))
-    rows.append({"kind": kind, "match": "完全相同" if len(texts) == 1 else "几乎相同", "units": len(units),
-                 "text": texts.most_common(1)[0][0], "unit_names": "、".join(names),
-                 "places": "\n".join(m[3] for m in members)})
 
 
 def _finding_rows(s: _Sums) -> SpilledRows:

@@ -99,6 +99,7 @@ SCORE_BUCKETS: tuple[tuple[str, float, float], ...] = (
 LOW_RATE = 0.9
 SIMILAR_MIN_CHARS = 8        # shorter texts (无, 已完成, 按计划推进) are alike by nature
 SIMILAR_RATIO = 0.9          # near-identical: difflib ratio of the normalized texts
+SIMILAR_SHOWN = 50           # places and units listed per group (a text shared by thousands is still one row)
 TOP_NOT_MET = 20
 
 DEFINITIONS: list[tuple[str, str]] = [
@@ -125,7 +126,8 @@ DEFINITIONS: list[tuple[str, str]] = [
     ("执行率标记", f"执行率低于 {LOW_RATE:.0%} 的单元格标为红色；等级为“差”“较差”的单元格标为红色。"),
     ("总分分布", "<60、60–70、70–80、80–90、≥90，每段含下限、不含上限。"),
     ("疑似雷同说明", f"不同单位回传中完全相同或几乎相同（去掉空格、标点并把数字视为相同后，相似度不低于 {SIMILAR_RATIO:.0%}）"
-               f"的偏差原因或年度总体目标完成情况综述，至少 {SIMILAR_MIN_CHARS} 个字；仅供审核参考，不是错误。"),
+               f"的偏差原因或年度总体目标完成情况综述，至少 {SIMILAR_MIN_CHARS} 个字；每组最多列出 {SIMILAR_SHOWN} 个单位和位置，"
+               "其余以“等”表示；仅供审核参考，不是错误。"),
     ("时间", "生成时间、收到时间均为北京时间（UTC+8）。"),
     ("省本级", "行政区划代码为省级代码的单位（省本级）列在省一级，上级为该省。"),
 ]

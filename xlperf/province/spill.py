@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Callable, Iterator
 
 BATCH = 500                # returns per executemany round
-CACHE_KIB = 16 * 1024      # SQLite page cache: bounded, whatever the number of returns
+CACHE_KIB = 4 * 1024       # SQLite page cache: bounded (and full by ~3,000 returns), whatever their number
 FETCH = 2000               # rows fetched per round trip when reading back
 
 SCHEMA = """

@@ -169,7 +169,13 @@ def _csv_safe(df: pd.DataFrame) -> pd.DataFrame:
         return df
     out = df.copy()
     for c in text:
-        out[c] = out[c].map(neutralise)
+        col = out[c]
+        if col.dtype == object:
+            out[c] = col.map(neutralise)
+            continue
+        risky = col.str.startswith(FORMULA_STARTS).fillna(False).astype(bool)      # vectorised `neutralise`
+        if risky.any():
+            out[c] = col.mask(risky, "'" + col)
     return out
 
 

@@ -27,9 +27,10 @@ from xml.etree import ElementTree as ET
 from xlsxwriter.utility import xl_col_to_name
 
 MAX_TEXT = 32767            # Excel's limit for one cell, in UTF-16 units
-# zlib level of the spliced workbook. Measured on 指标明细 at 10,000 returns (75 MB of sheet XML):
-# level 1 compresses at ~300 MB/s to 6.6 % of the XML, level 6 (XlsxWriter's) at ~90 MB/s to 4.5 %;
-# 1 spends a third of the time for a file 1.5 times as large, still a tenth of the CSV export.
+# zlib level of the spliced workbook. Measured on 指标明细 of a synthetic 10,000 returns (97 MB of
+# sheet XML, benchmarks/bench_summary_write.py): level 1 deflates at ~530 MB/s to 7.7 % of the XML,
+# level 6 (XlsxWriter's) at ~160 MB/s to 6.7 %, level 9 at 18 MB/s to 5.6 %. Level 1 takes a third
+# of level 6's time for a file 15 % larger.
 ZIP_LEVEL = 1
 ROWS_PER_WRITE = 500        # rows joined before each write into the zip entry
 
@@ -117,8 +118,13 @@ def _number_cell(v: object, ref: str, s: int) -> str:
 _CAREFUL = re.compile(r"[\n&<>\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
 
 
-def _column(plan: CellPlan, letter: str, rows: list[dict], nums: list[str]) -> list[str]:
-    """The cells of one column for a block of rows (a comprehension per column is the fast loop)."""
+def _column(plan: CellPlan, letter: str, rows: list[dict], nums: list[str], plain: set[str]) -> list[str]:
+    """The cells of one column for a block of rows (a comprehension per column is the fast loop).
+
+    `plain` holds this column's texts already found to need nothing (short, one line, no escapes,
+    no white space at either end): county names, levels and statuses repeat, and a set lookup
+    costs a fraction of the checks.
+    """
     key, s = plan.key, plan.style
     values = [row.get(key) for row in rows]
     if plan.by_row is not None:
@@ -126,18 +132,32 @@ def _column(plan: CellPlan, letter: str, rows: list[dict], nums: list[str]) -> l
         return [_text_cell(v, letter + r, k[1], plan.wrap_style) if k[0] == "text" else _number_cell(v, letter + r, k[1])
                 for v, r, k in zip(values, nums, kinds)]
     if plan.kind == "text":
-        sw, careful, short = plan.wrap_style, _CAREFUL.search, MAX_TEXT // 2
+        sw = plan.wrap_style
         return [f'<c r="{letter}{r}" s="{s}" t="inlineStr"><is><t>{v}</t></is></c>'
-                if v.__class__ is str and v and len(v) <= short and not v[0].isspace() and not v[-1].isspace()
-                and not careful(v) else _text_cell(v, letter + r, s, sw) for v, r in zip(values, nums)]
+                if v.__class__ is str and (v in plain or _plain_text(v, plain)) else _text_cell(v, letter + r, s, sw)
+                for v, r in zip(values, nums)]
     return [f'<c r="{letter}{r}" s="{s}"><v>{v:.16G}</v></c>'
             if (v.__class__ is float or v.__class__ is int) and v - v == 0 else _number_cell(v, letter + r, s)
             for v, r in zip(values, nums)]
 
 
+PLAIN_MEMO = 50_000     # texts remembered per column, then forgotten all at once
+
+
+def _plain_text(v: str, plain: set[str]) -> bool:
+    """Whether `v` can go into <t> as it is; remembered in `plain` when it can."""
+    if not v or len(v) > MAX_TEXT // 2 or v[0].isspace() or v[-1].isspace() or _CAREFUL.search(v):
+        return False
+    if len(plain) >= PLAIN_MEMO:
+        plain.clear()
+    plain.add(v)
+    return True
+
+
 def body_xml(rows: Iterable[dict], cells: tuple[CellPlan, ...], first_row: int) -> Iterator[str]:
     """The <row> elements of `rows`, numbered from `first_row`, ROWS_PER_WRITE rows per string."""
     letters = [xl_col_to_name(j) for j in range(len(cells))]
+    memo: list[set[str]] = [set() for _ in cells]
     it = iter(rows)
     r0 = first_row
     while True:
@@ -145,7 +165,7 @@ def body_xml(rows: Iterable[dict], cells: tuple[CellPlan, ...], first_row: int) 
         if not block:
             return
         nums = [str(r) for r in range(r0, r0 + len(block))]
-        columns = [_column(c, letter, block, nums) for c, letter in zip(cells, letters)]
+        columns = [_column(c, letter, block, nums, plain) for c, letter, plain in zip(cells, letters, memo)]
         yield "".join([f'<row r="{r}">{"".join(row)}</row>' for r, row in zip(nums, zip(*columns))])
         r0 += len(block)
 

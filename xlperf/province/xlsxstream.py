@@ -186,13 +186,14 @@ class _NeedsZip64(Exception):
     pass
 
 
-def splice(src, dst, parts: list[BodyPart], level: int = ZIP_LEVEL) -> None:
+def splice(src, dst, parts: list[BodyPart], level: int | None = None) -> None:
     """Copy the xlsx `src` to `dst`, streaming each part's body rows into its sheet.
 
     A table's rows are iterated once for all its parts (its continuation sheets follow one another
     in the workbook). A sheet's XML larger than the zip's 2 GiB limit writes everything again
     with Zip64 for the body sheets, rather than a file Excel would refuse.
     """
+    level = ZIP_LEVEL if level is None else level
     try:
         _splice(src, dst, parts, level, zip64=False)
     except _NeedsZip64:

@@ -29,7 +29,7 @@ from xlperf.judge.check import check
 from xlperf.province import frames, workbook, xlsxstream
 from xlperf.province.aggregate import summarize
 from xlperf.province.frames import export_csv, export_parquet, table_frame
-from xlperf.province.model import Entry, Expected, Table
+from xlperf.province.model import Column, Entry, Expected, Table
 from xlperf.province.workbook import write_summary
 
 SPEC = load_form("project-county")
@@ -376,3 +376,20 @@ def test_parquet_in_row_groups_keeps_the_types_and_rows_of_the_frames(summary, t
         pd.testing.assert_frame_equal(got, want, check_dtype=True)
     assert pq.ParquetFile(written["indicators"]).metadata.num_row_groups == -(-len(s.tables["indicators"].rows) // 4)
     assert len(pd.read_parquet(written["missing"])) == 0
+
+
+def test_a_column_whose_rows_say_their_kind_streams_as_the_cell_by_cell_workbook(summary, tmp_path, monkeypatch):
+    cols = (Column("item", "项目", width=26), Column("value", "数值", "number", 16))
+    rows = [{"item": "执行率", "value": 0.962, "_kind": "rate"}, {"item": "预算", "value": 1234.5, "_kind": "money"},
+            {"item": "单位数", "value": 3, "_kind": "int"}, {"item": "说明", "value": "=1+1", "_kind": "text"},
+            {"item": "总分", "value": 88.5}, {"item": "其他", "value": 7, "_kind": "odd"},
+            {"item": "空", "value": None, "_kind": "money"}]
+    s = type(summary)(**{**summary.__dict__,
+                         "tables": dict(summary.tables, similar_texts=Table("similar_texts", "疑似雷同说明", cols, rows))})
+    streamed = write_summary(s, tmp_path / "streamed.xlsx")
+    monkeypatch.setattr(workbook, "STREAM_BODIES", False)
+    reference = write_summary(s, tmp_path / "reference.xlsx")
+    got, want = _cells(streamed)["疑似雷同说明"], _cells(reference)["疑似雷同说明"]
+    assert got == want
+    assert [got["cells"][f"B{r}"][:3] for r in (2, 3, 5)] == [(0.962, "n", "0.00%"), (1234.5, "n", "#,##0.00"),
+                                                               ("=1+1", "s", "General")]

@@ -393,3 +393,12 @@ def test_a_column_whose_rows_say_their_kind_streams_as_the_cell_by_cell_workbook
     assert got == want
     assert [got["cells"][f"B{r}"][:3] for r in (2, 3, 5)] == [(0.962, "n", "0.00%"), (1234.5, "n", "#,##0.00"),
                                                                ("=1+1", "s", "General")]
+
+
+def test_a_lone_surrogate_from_a_broken_file_does_not_stop_the_workbook(summary, tmp_path):
+    t = summary.tables["findings"]
+    rows = [dict(t.rows[0], message="坏字符\ud800在这里")]
+    s = type(summary)(**{**summary.__dict__, "tables": dict(summary.tables, findings=Table(t.name, t.title, t.columns, rows))})
+    ws = openpyxl.load_workbook(write_summary(s, tmp_path / "汇总.xlsx"))["问题清单"]
+    col = [c.value for c in ws[1]].index("问题说明") + 1
+    assert ws.cell(2, col).value == "坏字符_xD800_在这里"          # Excel's escape, not a crash

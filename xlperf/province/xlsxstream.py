@@ -12,7 +12,8 @@ text as an inline string (never a formula, so a county's "=HYPERLINK(...)" stays
 XML-escaped, characters XML cannot carry as Excel's `_xHHHH_` escapes (and a literal "_xHHHH_"
 as "_x005F_xHHHH_"), `xml:space="preserve"` around leading or trailing white space, at most
 32,767 UTF-16 units (Excel's limit for one cell); numbers finite only, anything else a blank
-that keeps its format.
+that keeps its format. One deliberate difference: XlsxWriter writes a string that looks like
+rich-text XML ("<r>…</r>") into the file unescaped; here it is escaped like any text.
 """
 from __future__ import annotations
 

@@ -4,10 +4,18 @@ Every sheet renders one table of `aggregate.Summary`, the same tables the
 CSV/Parquet exports use. Text copied from returns is always written with
 `write_string` (and the workbook never turns strings into formulas, URLs or
 numbers), so a county typing `=HYPERLINK(...)` gets text, not a live formula.
+
+The body rows of the big detail sheets (项目明细, 指标明细, 问题清单, 未提交,
+疑似雷同说明) are not XlsxWriter cells: XlsxWriter writes those sheets with their
+header, formats and settings, and `xlsxstream.splice` streams the rows in after
+`close()`, the same cells XlsxWriter would write, made one row at a time from the
+table (whose rows may be a lazy sequence: it is iterated once). A table longer
+than Excel's 1,048,576 rows continues on further sheets (指标明细（续2）…).
 """
 from __future__ import annotations
 
 import gc
+import io
 import math
 import os
 import unicodedata
@@ -18,6 +26,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .._version import __version__
 from .model import CSV_NOTE, LEVEL_ZH, LOW_RATE, TOTAL, Column, Summary, Table
+from .xlsxstream import MAX_TEXT, BodyPart, CellPlan, splice
 
 SHEETS = {"notes": "说明", "overview": "总体情况", "regions": "按地区汇总", "projects": "项目明细",
           "indicators": "指标明细", "indicator_analysis": "指标分析", "findings": "问题清单", "missing": "未提交",
@@ -26,7 +35,8 @@ MONEY_FMT = "#,##0.00"
 RATE_FMT = "0.00%"
 SCORE_FMT = "0.00"
 INT_FMT = "0"
-MAX_TEXT = 32767            # Excel's limit for one cell
+MAX_BODY_ROWS = 1_048_575   # Excel's 1,048,576 rows less the header: more continue on a further sheet
+STREAM_BODIES = True        # False: every body cell through XlsxWriter (slow; what the tests compare with)
 WIDTH_SAMPLE = 2000         # rows looked at when sizing a column
 FONT = "宋体"
 CHART_ROWS = 15             # a default 480×288 chart covers about 15 default rows
@@ -38,6 +48,8 @@ _NUM_FORMATS = {"money": MONEY_FMT, "rate": RATE_FMT, "share": RATE_FMT, "score"
 
 def display_width(text: str) -> int:
     """Columns a string takes in a fixed-width view: CJK and full-width characters count 2."""
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -87,8 +99,8 @@ def _shown(value: object, kind: str) -> str:
     return str(value)
 
 
-def _widths(ws, col0: int, columns: tuple[Column, ...], rows: list[dict], minimum: int = 6) -> None:
-    sample = rows[:WIDTH_SAMPLE]
+def _widths(ws, col0: int, columns: tuple[Column, ...], sample: list[dict], minimum: int = 6) -> None:
+    """Column widths from the first WIDTH_SAMPLE rows (`sample`)."""
     for i, col in enumerate(columns):
         need = display_width(col.title) if len(col.title) <= 8 else display_width(col.title) // 2 + 2
         for row in sample:
@@ -107,6 +119,12 @@ def _print_setup(ws, repeat_row: int | None = 0) -> None:
         ws.repeat_rows(repeat_row)
 
 
+def _header(ws, fm: _Formats, cols: tuple[Column, ...], row0: int, col0: int) -> None:
+    ws.set_row(row0, 30)
+    for j, col in enumerate(cols):
+        ws.write_string(row0, col0 + j, col.title, fm.head)
+
+
 def _write_table(ws, fm: _Formats, table: Table, row0: int = 0, col0: int = 0, *, bold_rows=None,
                  indent_rows=None, autofilter: bool = True, widths: bool = True) -> tuple[int, int]:
     """Header + rows at (row0, col0); returns (first data row, last data row) — last < first when empty.
@@ -115,12 +133,12 @@ def _write_table(ws, fm: _Formats, table: Table, row0: int = 0, col0: int = 0, *
     non-numbers become blanks), so nothing a county typed can become a formula.
     """
     cols = table.columns
-    ws.set_row(row0, 30)
-    for j, col in enumerate(cols):
-        ws.write_string(row0, col0 + j, col.title, fm.head)
+    _header(ws, fm, cols, row0, col0)
     name_col = next((j for j, c in enumerate(cols) if c.key == "name"), -1)
     write_string, write_number, write_blank = ws.write_string, ws.write_number, ws.write_blank
+    n = 0
     for i, row in enumerate(table.rows, row0 + 1):
+        n += 1
         bold = bool(bold_rows and bold_rows(row))
         indent = indent_rows(row) if indent_rows else 0
         for j, col in enumerate(cols):
@@ -139,18 +157,18 @@ def _write_table(ws, fm: _Formats, table: Table, row0: int = 0, col0: int = 0, *
                     write_blank(i, col0 + j, None, fmt)
                 else:
                     write_number(i, col0 + j, x, fmt)
-    last = row0 + len(table.rows)
+    last = row0 + n
     if autofilter:
         ws.autofilter(row0, col0, max(last, row0 + 1), col0 + len(cols) - 1)
     if widths:
-        _widths(ws, col0, cols, table.rows)
-    _mark(ws, fm, table, row0, col0)
+        _widths(ws, col0, cols, table.rows[:WIDTH_SAMPLE])
+    _mark(ws, fm, table, row0, col0, n)
     return row0 + 1, last
 
 
-def _mark(ws, fm: _Formats, table: Table, row0: int, col0: int) -> None:
-    """Red marks: 执行率 below LOW_RATE, and the low grades (差/较差)."""
-    first, last = row0 + 1, max(row0 + len(table.rows), row0 + 1)
+def _mark(ws, fm: _Formats, table: Table, row0: int, col0: int, n_rows: int) -> None:
+    """Red marks on the n_rows body rows: 执行率 below LOW_RATE, and the low grades (差/较差)."""
+    first, last = row0 + 1, max(row0 + n_rows, row0 + 1)
     for j, col in enumerate(table.columns):
         c = col0 + j
         top = xl_rowcol_to_cell(first, c, row_abs=False, col_abs=True)
@@ -168,38 +186,51 @@ def write_summary(summary: Summary, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.part{os.getpid()}.xlsx")
-    # A province means a million and more cell objects, none in reference cycles; the cyclic
-    # collector would re-scan them over and over (about a fifth of the time at 10,000 returns).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
+    bodies: list[BodyPart] | None = [] if STREAM_BODIES else None
+    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+               "nan_inf_to_errors": False}
     try:
-        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                            "strings_to_numbers": False, "nan_inf_to_errors": False})
-        _workbook(wb, summary)
-        wb.close()
+        if bodies is None:
+            _xlsxwriter_part(str(tmp), options, summary, None)
+        else:
+            skeleton = io.BytesIO()           # the workbook less its big bodies: small
+            _xlsxwriter_part(skeleton, dict(options, in_memory=True), summary, bodies)
+            skeleton.seek(0)
+            splice(skeleton, tmp, bodies)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     os.replace(tmp, path)
     return path
 
 
-def _workbook(wb, summary: Summary) -> None:
+def _xlsxwriter_part(target, options: dict, summary: Summary, bodies: list[BodyPart] | None) -> None:
+    # Without streamed bodies a province means a million and more cell objects, none in reference
+    # cycles; the cyclic collector would re-scan them over and over (a fifth of the time at 10,000 returns).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        wb = xlsxwriter.Workbook(target, options)
+        _workbook(wb, summary, bodies)
+        wb.close()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _workbook(wb, summary: Summary, bodies: list[BodyPart] | None = None) -> None:
     title = f"{summary.year or ''}年度{summary.form_name or '项目支出绩效自评'}汇总"
     wb.set_properties({"title": title, "author": "xlperf", "comments": f"xlperf {__version__}"})
     fm = _Formats(wb, list(summary.low_grades))
     _notes(wb, fm, summary, title)
     _overview(wb, fm, summary)
     _regions(wb, fm, summary)
-    _plain(wb, fm, summary.tables["projects"], freeze_cols=4)
-    _plain(wb, fm, summary.tables["indicators"], freeze_cols=3)
+    _plain(wb, fm, summary.tables["projects"], 4, bodies)
+    _plain(wb, fm, summary.tables["indicators"], 3, bodies)
     _analysis(wb, fm, summary)
-    _plain(wb, fm, summary.tables["findings"], freeze_cols=3)
-    _plain(wb, fm, summary.tables["missing"], freeze_cols=3)
-    _plain(wb, fm, summary.tables["similar_texts"], freeze_cols=2)
+    _plain(wb, fm, summary.tables["findings"], 3, bodies)
+    _plain(wb, fm, summary.tables["missing"], 3, bodies)
+    _plain(wb, fm, summary.tables["similar_texts"], 2, bodies)
     wb.worksheets()[1].activate()
 
 
@@ -256,7 +287,7 @@ def _sheet_notes(s: Summary) -> list[tuple[str, str]]:
         "；等级分布（项目数和资金）、总分分布与图表" if graded else "（还没有计入汇总的回传，等级分布与图表为空）")
     roster = s.counts.get("projects_expected") is not None
     regions = sum(1 for r in t["regions"].rows if r["level"] != LEVEL_ZH[TOTAL])
-    return [
+    notes = [
         ("总体情况", overview),
         ("按地区汇总", f"{regions} 个地区，省、市、县（区）逐级汇总，各级合计等于下级之和"),
         ("项目明细", f"{n('projects')} 份回传，每份一行，含错误数、警告数和来源文件"),
@@ -269,6 +300,19 @@ def _sheet_notes(s: Summary) -> list[tuple[str, str]]:
         ("疑似雷同说明", f"{n('similar_texts')} 组不同单位间相同或几乎相同的说明，供审核参考" if n("similar_texts")
                      else "没有发现不同单位间相同或几乎相同的说明"),
     ]
+    sheet_of = {SHEETS[k]: k for k in ("projects", "indicators", "findings", "missing", "similar_texts")}
+    return [(name, text + _continuation_note(name, n(sheet_of[name])) if name in sheet_of else text)
+            for name, text in notes]
+
+
+def _continuation_note(name: str, n_rows: int) -> str:
+    """Where a table too long for one sheet goes on (Excel holds 1,048,576 rows a sheet)."""
+    sheets = _sheet_count(n_rows)
+    if sheets == 1:
+        return ""
+    more = "、".join(f"“{continued(name, k)}”" for k in range(2, sheets + 1))
+    return (f"；超过 Excel 一个工作表 {MAX_BODY_ROWS + 1:,} 行的上限，每表 {MAX_BODY_ROWS:,} 行，"
+            f"依次续在 {more} 工作表（表头、筛选相同）")
 
 
 def _n(v: object) -> str:
@@ -349,11 +393,61 @@ def _regions(wb, fm: _Formats, s: Summary) -> None:
     _print_setup(ws)
 
 
-def _plain(wb, fm: _Formats, t: Table, freeze_cols: int = 0) -> None:
-    ws = wb.add_worksheet(SHEETS.get(t.name, t.title))
-    _write_table(ws, fm, t)
-    ws.freeze_panes(1, freeze_cols)
-    _print_setup(ws)
+def continued(name: str, k: int) -> str:
+    """The k-th sheet (k ≥ 2) of a table longer than one sheet can hold."""
+    return f"{name}（续{k}）"
+
+
+def _sheet_count(n_rows: int) -> int:
+    return max(1, -(-n_rows // MAX_BODY_ROWS))
+
+
+def _plain(wb, fm: _Formats, t: Table, freeze_cols: int, bodies: list[BodyPart] | None) -> None:
+    """A detail table: header, filter, frozen panes, widths and marks on each of its sheets; body
+    rows streamed in after close (`bodies`), or written cell by cell when `bodies` is None."""
+    name = SHEETS.get(t.name, t.title)
+    if bodies is None:
+        ws = wb.add_worksheet(name)
+        _write_table(ws, fm, t)
+        ws.freeze_panes(1, freeze_cols)
+        _print_setup(ws)
+        return
+    n = len(t.rows)
+    sample = t.rows[:WIDTH_SAMPLE]
+    cells = _cell_plans(fm, t.columns)
+    for k in range(_sheet_count(n)):
+        start = k * MAX_BODY_ROWS
+        count = min(MAX_BODY_ROWS, n - start)
+        ws = wb.add_worksheet(name if k == 0 else continued(name, k + 1))
+        _header(ws, fm, t.columns, 0, 0)
+        ws.autofilter(0, 0, max(count, 1), len(t.columns) - 1)
+        _widths(ws, 0, t.columns, sample)
+        _mark(ws, fm, t, 0, 0, count)
+        ws.freeze_panes(1, freeze_cols)
+        _print_setup(ws)
+        bodies.append(BodyPart(ws.name, t.rows, start, count, cells))
+
+
+def _cell_plans(fm: _Formats, cols: tuple[Column, ...]) -> tuple[CellPlan, ...]:
+    """Each column's cells as `_write_table` writes them, with the formats' style indices.
+
+    XlsxWriter numbers a format (its xf index in styles.xml) when a cell first uses it, and
+    writes only numbered formats; these cells are written outside it, so they number theirs here.
+    """
+    def xf(fmt) -> int:
+        return fmt._get_xf_index()
+
+    plain, wrap = xf(fm.get("text")), xf(fm.wrap)
+    plans = []
+    for c in cols:
+        if c.kind == "text":
+            plans.append(CellPlan(c.key, "text", plain, wrap))
+        elif c.kind == "number":        # the row's "_kind" decides; an unknown kind has no number format
+            by_row = {k: ("text" if k == "text" else "number", xf(fm.get(k))) for k in ("text", *_NUM_FORMATS)}
+            plans.append(CellPlan(c.key, "number", plain, wrap, by_row))
+        else:
+            plans.append(CellPlan(c.key, "number", xf(fm.get(c.kind))))
+    return tuple(plans)
 
 
 def _analysis(wb, fm: _Formats, s: Summary) -> None:

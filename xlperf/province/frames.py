@@ -33,7 +33,7 @@ from .model import Entry, Summary, Table
 NUMERIC = {"money", "rate", "share", "score", "number"}
 PERCENT = {"rate", "share"}
 NUMERIC_SUFFIX = "（小数）"     # the companion column of a percentage in CSV, for analysis
-CHUNK_ROWS = 20_000             # rows per step of the CSV / Parquet exports
+CHUNK_ROWS = 5_000              # rows per step of the CSV / Parquet exports
 
 
 def table_frame(table: Table, *, keys: bool = False) -> pd.DataFrame:

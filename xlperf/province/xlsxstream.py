@@ -142,7 +142,7 @@ def _column(plan: CellPlan, letter: str, rows: list[dict], nums: list[str], plai
             for v, r in zip(values, nums)]
 
 
-PLAIN_MEMO = 50_000     # texts remembered per column, then forgotten all at once
+PLAIN_MEMO = 4_096      # texts remembered per column (bounded memory), then forgotten all at once
 
 
 def _plain_text(v: str, plain: set[str]) -> bool:

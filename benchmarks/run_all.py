@@ -123,9 +123,8 @@ def aggregate_once(n: int, base: Path, distinct: int, jobs: int | None, early_po
     """In a fresh process: aggregate n returns (a roster of n + 1 %) end to end, CSV and Parquet included."""
     from xlperf.judge.batch import check_files, start_pool
     from xlperf.province.aggregate import summarize
-    from xlperf.province.frames import export_csv, export_parquet
     from xlperf.province.model import Entry, Expected
-    from xlperf.province.workbook import write_summary
+    from xlperf.province.outputs import write_outputs
 
     workers = start_pool(jobs) if early_pool else None    # forked before the roster exists
     pool = distinct_returns(base, distinct)
@@ -145,23 +144,19 @@ def aggregate_once(n: int, base: Path, distinct: int, jobs: int | None, early_po
     t1 = time.perf_counter()
     stages["check + summarize"] = t1 - t0
     peak_summarized = peak_mib()[0]
-    write_summary(summary, out / "汇总.xlsx")
-    t2 = time.perf_counter()
-    stages["workbook"] = t2 - t1
-    export_csv(summary, out / "csv")
-    t3 = time.perf_counter()
-    stages["CSV"] = t3 - t2
-    export_parquet(summary, out / "parquet")
-    t4 = time.perf_counter()
-    stages["Parquet"] = t4 - t3
     if workers is not None:
         workers.shutdown()
-    self_mib, child_mib = peak_mib()
+    child_mib = peak_mib()[1]                              # the checking workers, all reaped by now
+    write_outputs(summary, out / "汇总.xlsx", csv_dir=out / "csv", parquet_dir=out / "parquet")
+    t4 = time.perf_counter()
+    stages["workbook ‖ CSV + Parquet"] = t4 - t1
+    self_mib, exporter_mib = peak_mib()                    # the forked exporter, when there was one
     import shutil
     shutil.rmtree(out, ignore_errors=True)
     return {"n": len(files), "distinct": len(pool), "jobs": jobs or os.cpu_count(), "wall_s": t4 - t0,
             "cpu_s": cpu_s() - c0, "stages": stages, "peak_main_mib": self_mib,
             "peak_summarized_mib": peak_summarized, "peak_worker_mib": child_mib,
+            "peak_exporter_mib": exporter_mib,
             "returned": summary.counts["projects_returned"], "valid": summary.counts["projects_valid"]}
 
 
@@ -222,12 +217,12 @@ def show(report: dict) -> None:
         rs = report["aggregate"]
         w("\n(b, c) aggregation end to end (check + summarize + workbook + CSV + Parquet), each size in a fresh process\n")
         w(f"{'returns':>8s} {'wall s':>8s} {'CPU s':>8s} {'returns/s':>10s} {'µs/return':>10s} {'main MiB':>9s} "
-          f"{'(summarized)':>12s} {'worker MiB':>11s}  stages (s)\n")
+          f"{'(summarized)':>12s} {'worker MiB':>11s} {'exporter MiB':>13s}  stages (s)\n")
         for r in rs:
             st = ", ".join(f"{k} {v:.1f}" for k, v in r["stages"].items())
             w(f"{r['n']:8,d} {r['wall_s']:8.1f} {r['cpu_s']:8.1f} {r['n'] / r['wall_s']:10.0f} "
               f"{r['wall_s'] / r['n'] * 1e6:10.0f} {r['peak_main_mib']:9.0f} {r.get('peak_summarized_mib', 0):12.0f} "
-              f"{r['peak_worker_mib']:11.0f}  {st}\n")
+              f"{r['peak_worker_mib']:11.0f} {r.get('peak_exporter_mib', 0):13.0f}  {st}\n")
         w(f"  (returns reuse {rs[0]['distinct']:,} distinct synthetic files; {rs[0]['jobs']} worker processes)\n")
         ten = next((r for r in rs if r["n"] >= 9_900 and r["n"] <= 10_100), None)
         if ten:

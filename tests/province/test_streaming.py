@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import weakref
 
 from hypothesis import given, settings
@@ -118,3 +119,46 @@ def test_a_reason_copied_by_sixty_units_is_one_row_that_lists_the_first_fifty():
     assert names[0] == "单位1" and len(names) == SIMILAR_SHOWN and names[-1] == "单位50等 60 个单位"
     assert len(places) == SIMILAR_SHOWN + 1 and places[0] == "1.xlsx · 第12行（指标0）"
     assert places[-1] == "……等 180 处"          # three indicators of each return give the same reason
+
+
+def test_the_spill_file_is_removed_once_the_summary_is_gone():
+    people = roster(3)
+    s = summarize((Entry(result(e.roster_id), e, f"{e.roster_id}.xlsx") for e in people), people, year=2024,
+                  form=FORM, produced_from="test")
+    folder = s.tables["projects"].rows.spill.folder
+    assert os.path.exists(os.path.join(folder, "spill.sqlite"))
+    del s
+    gc.collect()
+    assert not os.path.exists(folder)
+
+
+def test_exports_written_by_a_second_process_are_the_ones_written_here(tmp_path):
+    """A big province's CSV and Parquet are written by a forked process while the workbook is written."""
+    import pandas as pd
+
+    from xlperf.province.outputs import write_outputs
+
+    people = roster(40)
+    s = summarize((Entry(result(e.roster_id, errors=e.roster_id % 9 == 0), e, f"{e.roster_id}.xlsx")
+                   for e in people), people, year=2024, form=FORM, produced_from="test")
+    write_outputs(s, tmp_path / "a" / "汇总.xlsx", csv_dir=tmp_path / "a" / "csv", parquet_dir=tmp_path / "a" / "pq",
+                  parallel=True)
+    write_outputs(s, tmp_path / "b" / "汇总.xlsx", csv_dir=tmp_path / "b" / "csv", parquet_dir=tmp_path / "b" / "pq",
+                  parallel=False)
+    for name in s.tables:
+        assert (tmp_path / "a" / "csv" / f"{name}.csv").read_bytes() == (tmp_path / "b" / "csv" / f"{name}.csv").read_bytes()
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / "pq" / f"{name}.parquet"),
+                                      pd.read_parquet(tmp_path / "b" / "pq" / f"{name}.parquet"))
+    assert len(pd.read_csv(tmp_path / "a" / "csv" / "indicators.csv", encoding="utf-8-sig")) == 120
+    assert not list((tmp_path / "a" / "csv").glob(".*"))            # no half-written file left behind
+
+
+def test_when_the_second_process_fails_the_exports_are_written_here(tmp_path, monkeypatch):
+    from xlperf.province import outputs
+
+    people = roster(5)
+    s = summarize((Entry(result(e.roster_id), e, f"{e.roster_id}.xlsx") for e in people), people, year=2024,
+                  form=FORM, produced_from="test")
+    monkeypatch.setattr(outputs, "_export", lambda summary, exports: os._exit(1))
+    outputs.write_outputs(s, tmp_path / "汇总.xlsx", csv_dir=tmp_path / "csv", parallel=True)
+    assert (tmp_path / "csv" / "projects.csv").read_text(encoding="utf-8-sig").count("\n") == 6

@@ -579,6 +579,7 @@ def _similar_rows(s: _Sums) -> list[dict]:
                      + (f"\n……等 {n_places} 处" if n_places > SIMILAR_SHOWN else "")})
     conn.execute("DROP TABLE grouped")
     conn.execute("DROP TABLE merged")
+    conn.commit()
     rows.sort(key=lambda r: (-r["units"], r["kind"], r["text"]))
     for i, row in enumerate(rows, 1):
         row["no"] = i

@@ -6,9 +6,8 @@ from typing import Iterable
 
 from ..judge.batch import check_files, spreadsheet_files
 from .aggregate import summarize
-from .frames import export_csv, export_parquet
 from .model import Entry, Summary
-from .workbook import write_summary
+from .outputs import write_outputs
 
 
 def aggregate_paths(paths: Iterable[Path | str], *, out: Path, jobs: int | None = None, progress: bool = True,
@@ -31,9 +30,5 @@ def aggregate_paths(paths: Iterable[Path | str], *, out: Path, jobs: int | None 
     entries = (Entry(res, None, str(p)) for res, p in zip(results, files))
     produced_from = f"{len(files)} 个文件：" + "、".join(str(p) for p in paths[:5]) + ("……" if len(paths) > 5 else "")
     summary = summarize(entries, [], year=year, form=form, produced_from=produced_from)
-    write_summary(summary, out)
-    if csv_dir is not None:
-        export_csv(summary, csv_dir)
-    if parquet_dir is not None:
-        export_parquet(summary, parquet_dir)
+    write_outputs(summary, out, csv_dir=csv_dir, parquet_dir=parquet_dir)
     return summary

@@ -8,15 +8,19 @@ summary's figures are then SQL over these tables, and its long tables
 (项目明细, 指标明细, 问题清单, 未提交) are `SpilledRows`: sequences that read
 the rows back from the file when a writer iterates them.
 
-The database is SQLite's private temporary file (`connect("")`): it lives
-in the temp directory, is never shared, and is deleted when the last
-`SpilledRows` using it is gone.
+The database is a file in a fresh folder of the temp directory
+(xlperf-summary-*), deleted with the folder when the last `SpilledRows` using
+it is gone; a forked exporter may open it again read-only (`reopen`).
 """
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import sqlite3
+import tempfile
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Callable, Iterator
 
@@ -86,14 +90,28 @@ class Spill:
     """One summary's temporary database and its batched writers."""
 
     def __init__(self) -> None:
-        self.conn = sqlite3.connect("", check_same_thread=False)
-        self.lock = threading.Lock()      # a web request may write what another built
-        self.conn.executescript(f"PRAGMA cache_size = -{CACHE_KIB}; PRAGMA journal_mode = OFF; "
-                                f"PRAGMA synchronous = OFF; PRAGMA temp_store = FILE;")
-        self.conn.create_aggregate("fsum", 1, FSum)
+        self.folder = tempfile.mkdtemp(prefix="xlperf-summary-")
+        self.path = os.path.join(self.folder, "spill.sqlite")
+        self.conn = self._connect(self.path)
+        self.conn.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
         self.conn.executescript(SCHEMA)
+        self._gone = weakref.finalize(self, _remove, self.conn, self.folder)
         self.pending: dict[str, list[tuple]] = {"exp": [], "ret": [], "ind": [], "fnd": [], "txt": []}
         self.returns = 0
+
+    def _connect(self, target: str, *, uri: bool = False) -> sqlite3.Connection:
+        self.lock = threading.Lock()      # a web request may write what another built
+        conn = sqlite3.connect(target, uri=uri, check_same_thread=False)
+        conn.executescript(f"PRAGMA cache_size = -{CACHE_KIB}; PRAGMA temp_store = FILE;")
+        conn.create_aggregate("fsum", 1, FSum)
+        return conn
+
+    def reopen(self) -> None:
+        """In a forked process: a read-only connection of its own (one must not cross a fork)."""
+        # The parent removes the file, not this process; the inherited connection is kept, never
+        # used or closed here (SQLite forbids both across a fork), until the process ends with _exit.
+        self._inherited = (self.conn, self._gone.detach())
+        self.conn = self._connect(f"file:{self.path}?mode=ro", uri=True)
 
     def add(self, table: str, row: tuple) -> None:
         self.pending[table].append(row)
@@ -133,6 +151,11 @@ class Spill:
             yield from batch
             with self.lock:
                 batch = cur.fetchmany(FETCH)
+
+
+def _remove(conn: sqlite3.Connection, folder: str) -> None:
+    conn.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 class SpilledRows(Sequence):

@@ -13,9 +13,8 @@ from ..judge.serialize import result_from_json
 from ..season import db
 from ..season.workspace import Workspace
 from .aggregate import summarize
-from .frames import export_csv, export_parquet
 from .model import Entry, Expected, Summary
-from .workbook import write_summary
+from .outputs import write_outputs
 
 
 def _expected(r) -> Expected:
@@ -78,9 +77,5 @@ def stream_workspace(ws: Workspace) -> Summary:
 def aggregate_workspace(ws: Workspace, out: Path, *, csv_dir: Path | None = None, parquet_dir: Path | None = None):
     summary = stream_workspace(ws)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_summary(summary, out)
-    if csv_dir:
-        export_csv(summary, csv_dir)
-    if parquet_dir:
-        export_parquet(summary, parquet_dir)
+    write_outputs(summary, out, csv_dir=csv_dir or None, parquet_dir=parquet_dir or None)
     return summary

@@ -22,7 +22,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 from xml.etree import ElementTree as ET
 
 from xlsxwriter.utility import xl_col_to_name

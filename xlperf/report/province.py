@@ -47,16 +47,24 @@ def _when(iso: str) -> str:
 
 
 def problem_rows(summary: Summary, limit: int = TOP_PROBLEMS) -> list[dict]:
-    """The most frequent findings by code: how often, in how many projects, one example."""
-    by_code: dict[str, list[dict]] = defaultdict(list)
+    """The most frequent findings by code: how often, in how many projects, one example.
+
+    One pass, a few counters per code: the findings of a national run are read, not held.
+    """
+    counts: Counter = Counter()
+    severities: dict[str, Counter] = defaultdict(Counter)
+    projects: dict[str, set] = defaultdict(set)
+    examples: dict[str, dict] = {}
     for row in _rows(summary, "findings"):
-        by_code[row["code"]].append(row)
-    out = []
-    for code, rows in by_code.items():
-        ex = rows[0]
-        out.append({"code": code, "severity": Counter(r["severity"] for r in rows).most_common(1)[0][0],
-                    "count": len(rows), "projects": len({(r["unit"], r["project"], r["file"]) for r in rows}),
-                    "example": _excerpt(f"{ex['unit'] or ex['file']}：{ex['message']}")})
+        code = row["code"]
+        counts[code] += 1
+        severities[code][row["severity"]] += 1
+        projects[code].add(hash((row["unit"], row["project"], row["file"])))
+        examples.setdefault(code, row)
+    out = [{"code": code, "severity": severities[code].most_common(1)[0][0], "count": n,
+            "projects": len(projects[code]),
+            "example": _excerpt(f"{examples[code]['unit'] or examples[code]['file']}：{examples[code]['message']}")}
+           for code, n in counts.items()]
     out.sort(key=lambda r: (-r["count"], r["code"]))
     return out[:limit]
 

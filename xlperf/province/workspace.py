@@ -48,23 +48,7 @@ def iter_entries(conn) -> Iterator[Entry]:
         yield Entry(result=result, expected=exp, source=name, received_at=r["received_at"])
 
 
-def workspace_entries(conn, expected: list[Expected] | None = None) -> list[Entry]:
-    return list(iter_entries(conn))
-
-
-def summarize_workspace(ws: Workspace) -> tuple[Summary, list[Entry]]:
-    """The province summary of a workspace, with the entries it was built from (the written report needs both)."""
-    conn = ws.connect()
-    try:
-        entries = workspace_entries(conn)
-        summary = summarize(entries, iter_expected(conn), year=ws.year, form=ws.form,
-                            produced_from=f"工作区 {ws.root.resolve()}")
-    finally:
-        conn.close()
-    return summary, entries
-
-
-def stream_workspace(ws: Workspace) -> Summary:
+def summarize_workspace(ws: Workspace) -> Summary:
     """The province summary of a workspace, reading roster and returns one row at a time."""
     conn = ws.connect()
     try:
@@ -75,7 +59,7 @@ def stream_workspace(ws: Workspace) -> Summary:
 
 
 def aggregate_workspace(ws: Workspace, out: Path, *, csv_dir: Path | None = None, parquet_dir: Path | None = None):
-    summary = stream_workspace(ws)
+    summary = summarize_workspace(ws)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_outputs(summary, out, csv_dir=csv_dir or None, parquet_dir=parquet_dir or None)
     return summary

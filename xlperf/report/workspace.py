@@ -18,7 +18,7 @@ from ..judge.check import CheckResult, check
 from ..judge.serialize import result_from_json
 from ..province.model import Summary
 from ..province.workbook import write_summary
-from ..province.workspace import summarize_workspace
+from ..province.workspace import iter_entries, summarize_workspace
 from ..season import db, store
 from ..season.workspace import Workspace
 from .province import draft_province_report
@@ -156,7 +156,11 @@ def draft_province(ws: Workspace, out: Path | None = None) -> tuple[Path, Path, 
     """The 汇总分析报告 and, from the very same summary, the summary workbook it quotes."""
     report, workbook = province_paths(ws)
     report = out or report
-    summary, entries = summarize_workspace(ws)
+    summary = summarize_workspace(ws)
     write_summary(summary, workbook)
-    draft_province_report(summary, report, entries, workbook_name=workbook.name)
+    conn = ws.connect()
+    try:      # a second pass over the ledger for the copied 偏差原因: returns are read, not held
+        draft_province_report(summary, report, iter_entries(conn), workbook_name=workbook.name)
+    finally:
+        conn.close()
     return report, workbook, summary

@@ -359,3 +359,47 @@ def test_rich_text_and_phonetic_string_tables_are_read_without_a_tree(base):
                  "entities", "entities in runs", "escaped characters", "empty items", "empty texts",
                  "xml:space preserved blanks", "root without namespace", "no declaration", "byte order mark", "empty table"):
         assert _shared_strings_fast(SHARED_STRINGS[name](table)) is not None, name
+
+
+# ---------------------------------------------------------------- parts inflated without zipfile's reader
+
+def _forge(path: Path, out: Path, part: str, edit) -> Path:
+    """Copy a workbook's bytes with `edit(data, local header offset, central header offset)` applied for `part`."""
+    data = bytearray(path.read_bytes())
+    name = part.encode()
+    local = central = None
+    pos = data.find(name)
+    while pos >= 0:
+        if data[pos - 30:pos - 26] == b"PK\x03\x04":
+            local = pos - 30
+        elif data[pos - 46:pos - 42] == b"PK\x01\x02":
+            central = pos - 46
+        pos = data.find(name, pos + 1)
+    edit(data, local, central)
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_a_sheet_stored_without_compression_reads_the_same(base, tmp_path):
+    stored = tmp_path / "stored.xlsx"
+    with zipfile.ZipFile(base) as zin, zipfile.ZipFile(stored, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info), zipfile.ZIP_STORED)
+    assert took_fast_path(stored)
+    assert_same(stored)
+
+
+def test_a_sheet_or_string_table_with_a_forged_checksum_is_refused_as_by_the_full_reader(base, tmp_path):
+    def flip_crc(data, local, central):
+        data[local + 14] ^= 0xFF
+        data[central + 16] ^= 0xFF
+    for part in ("xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"):
+        forged = _forge(base, tmp_path / "crc.xlsx", part, flip_crc)
+        assert outcome(forged, fast=True) == outcome(forged, fast=False) == ("refused", "file-corrupt"), part
+
+
+def test_a_sheet_whose_local_header_names_another_part_is_refused_as_by_the_full_reader(base, tmp_path):
+    def rename_local(data, local, central):
+        data[local + 30 + len("xl/worksheets/")] = ord("X")
+    forged = _forge(base, tmp_path / "name.xlsx", "xl/worksheets/sheet1.xml", rename_local)
+    assert outcome(forged, fast=True) == outcome(forged, fast=False) == ("refused", "file-corrupt")

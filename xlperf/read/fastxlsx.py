@@ -36,6 +36,7 @@ import re
 import stat
 import struct
 import zipfile
+import zlib
 from datetime import datetime
 from xml.etree.ElementTree import fromstring
 from xml.parsers import expat
@@ -121,6 +122,32 @@ def _stored(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
     if len(rest) != nlen + elen + info.compress_size or head[6] & 1:
         return None
     return head + rest
+
+
+def _inflate(pkg: _Package, name: str) -> bytes | None:
+    """A part's bytes, inflated straight from its stored bytes; `pkg.read` for anything unusual.
+
+    The same size cap and CRC as `pkg.read`, without a ZipExtFile per part. No
+    entity screen here: the callers take only parts that pass `_plain_utf8`.
+    """
+    info = pkg.find(name)
+    if info is None:
+        return None
+    stored = _stored(pkg.z, info) if info.file_size <= pkg.max and info.compress_type in (0, 8) else None
+    if stored is None:
+        return pkg.read(name)
+    nlen, elen = struct.unpack_from("<HH", stored, 26)
+    if stored[30:30 + nlen] != info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437"):
+        return pkg.read(name)        # zipfile refuses a local name that is not the directory's
+    raw = memoryview(stored)[30 + nlen + elen:]
+    if info.compress_type == 0:
+        data = bytes(raw)
+    else:
+        inflater = zlib.decompressobj(-15)
+        data = inflater.decompress(raw, info.file_size + 1)
+    if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
+        return pkg.read(name)        # the full reader words what is wrong
+    return data
 
 
 def _template_part(pkg: _Package, name: str, kind: tuple, make):
@@ -216,9 +243,10 @@ _DEFAULT_NS = re.compile(rb"""\sxmlns\s*=\s*["']([^"']*)["']""")
 _ANY_NS_DECL = re.compile(rb"""xmlns\s*=""")
 # The one cell shape we take: r, then s, then t, in that order; an optional formula, then an optional value
 # or a plain inline string (one <t>, no rich-text runs).
-_CELL = (rb'<c r="([A-Z]{1,3})[0-9]+"(?: s="([0-9]+)")?(?: t="([a-zA-Z]+)")?\s*'
-         rb'(?:/>|>(<f(?:\s+[\w:]+="[^"<]*")*\s*(?:/>|>([^<]*)</f>))?'
-         rb'(?:<v>([^<]*)</v>|<is><t(?: xml:space="preserve")?>([^<]*)</t></is>)?</c>)')
+_CELL = (rb'<c r="([A-Z]{1,3})[0-9]++"(?: s="([0-9]++)")?+(?: t="([a-zA-Z]++)")?+\s*+'
+         rb'(?:/>|>(<f(?:\s++[\w:]++="[^"<]*+")*+\s*+(?:/>|>([^<]*+)</f>))?+'
+         rb'(?:<v>([^<]*+)</v>|<is><t(?: xml:space="preserve")?+>([^<]*+)</t></is>)?+</c>)')
+# (Possessive: no part of a cell can match two ways, and not keeping backtrack points is a quarter faster.)
 # A row's cells, or (last group) any other non-blank byte, which makes the row not plain.
 _CELL_SCAN = re.compile(_CELL + rb"|(\S)")
 _SHEET_DATA_TAG = re.compile(rb"<sheetData" + _ATTRS + rb"(?:/>|>)")
@@ -245,6 +273,24 @@ def _text(b: bytes) -> str:
     return _ENTITY.sub(_entity, s) if "&" in s else s
 
 
+_PROLOG_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
+
+
+def _plain_utf8(data: bytes) -> bool:
+    """True if a part is UTF-8 (declared or by default) and has no "<!": no DOCTYPE, ENTITY, comment, CDATA.
+
+    Checked before expat sees a part on the fast path, so no part there can
+    declare an entity in any encoding, and `_inflate` needs no entity screen.
+    """
+    if data.find(b"<!") >= 0 or data.find(b"\0") >= 0 or data.find(b"\r") >= 0:
+        return False        # (also CR normalisation, and UTF-16/32, which hold NUL bytes)
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    if not data.startswith(b"<?xml", start):
+        return data.startswith(b"<", start)
+    m = _PROLOG_ENCODING.match(data, start)
+    return m is None or m.group(1).lower() in (b"utf-8", b"utf8")
+
+
 def _well_formed(data: bytes) -> None:
     """Raise unless expat (with namespaces, as ElementTree uses it) accepts the whole part."""
     expat.ParserCreate(namespace_separator="}").Parse(data, True)
@@ -260,8 +306,9 @@ def _attrs(raw: bytes) -> dict[bytes, bytes]:
 def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: tuple[dict, int],
                date1904: bool, budget: CellBudget, merged_left: list[int]) -> bool:
     """Fill `sheet` from a worksheet part as `xlsx._fill_sheet` would; False if the part is not plain."""
-    if b"\r" in data or b"<!" in data:
-        return False        # CR normalisation, comments, CDATA: the tree reader's business
+    # (bytes.find, not `in`: Python 3.11 first tries the needle as an int, raising and clearing a TypeError)
+    if not _plain_utf8(data):
+        return False        # CR normalisation, comments, CDATA, other encodings: the tree reader's business
     sd = data.find(b"<sheetData")
     if sd < 0:
         head, tag, body, tail = data, b"", b"", None
@@ -278,7 +325,7 @@ def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: tuple[dict, 
                 return False
             body, end = data[m.end():end], end + len(b"</sheetData>")
         head, tail = data[:sd], data[end:]
-    if b"xmlns" in body:
+    if body.find(b"xmlns") >= 0:
         return False        # SpreadsheetML's default namespace throughout
     chunks = body.split(b"<row")
     if chunks[0].strip():
@@ -357,7 +404,7 @@ def _row(chunk: bytes, prev: int, style_of, date1904: bool):
     if gt < 0 or chunk[:1] not in _AFTER_ROW:
         return None         # not a <row> start tag (expat has vouched for the rest of it)
     head = chunk[:gt]
-    if b"'" in head:
+    if head.find(b"'") >= 0:
         rv = next((v1 or v2 for k, v1, v2 in _ATTR.findall(head) if k == b"r"), b"")
     else:                   # no value holds a quote, so no "r=" inside a value can pass for the attribute
         rr = _ROW_R.search(head)
@@ -380,22 +427,26 @@ def _row(chunk: bytes, prev: int, style_of, date1904: bool):
     fmts, unlocked, formulas, values = [], [], [], []
     from_sst = False
     for letters, s, t, f, ftext, v, inline, other in cells:
-        if other:
-            return None
         c = bcols.get(letters)
         if c is None:
+            if other:
+                return None     # something other than a cell (its letters are empty)
             c = _col(letters.decode())
             if c >= MAX_COLS:
                 raise ValueError("cell outside the grid")
             if len(bcols) < 20_000:
                 bcols[letters] = c
-        key = (r, c)
-        st = info.get(s) if s else None
+        st = info.get(s)
         if st is not None:
+            key = (r, c)
             if st[0]:
                 fmts.append((key, st[0]))
             if st[1]:
                 unlocked.append(key)
+        elif v or f or inline:
+            key = (r, c)
+        else:
+            continue            # an empty cell in a plain style: nothing to keep
         if f:
             formulas.append((key, _text(ftext)))
         if not v:
@@ -405,19 +456,19 @@ def _row(chunk: bytes, prev: int, style_of, date1904: bool):
                     values.append((key, val))
             continue
         if not t or t == b"n":
-            num = float(v if b"&" not in v else _text(v))
+            num = float(v if v.find(b"&") < 0 else _text(v))
             if st is not None and st[2]:
                 dt = serial_to_datetime(num, date1904)
                 values.append((key, dt if dt is not None else num))
             else:
                 values.append((key, num))
         elif t == b"s":
-            values.append((key, int(v if b"&" not in v else _text(v))))
+            values.append((key, int(v if v.find(b"&") < 0 else _text(v))))
             from_sst = True
         elif t == b"inlineStr":
             continue
         elif t == b"b":
-            values.append((key, (v if b"&" not in v else _text(v)).strip() in _TRUE))
+            values.append((key, (v if v.find(b"&") < 0 else _text(v)).strip() in _TRUE))
         elif t == b"d":
             values.append((key, datetime.fromisoformat(_text(v).strip().rstrip("Z"))))
         else:   # "str", "e"
@@ -514,7 +565,7 @@ def _shared_strings_fast(data: bytes) -> list[str] | None:
     reads each item. `<si>` children other than texts, runs and phonetic
     runs, CR line ends, comments and CDATA are ElementTree's business.
     """
-    if b"\r" in data or b"<!" in data:
+    if not _plain_utf8(data):
         return None
     _well_formed(data)
     text = data.decode("utf-8")
@@ -540,10 +591,10 @@ def _shared_strings_fast(data: bytes) -> list[str] | None:
 
 def _shared_strings_of(pkg: _Package, part: str | None, max_items: int) -> list[str]:
     """`xlsx._shared_strings`, by regex when the table has the plain shape."""
-    data = pkg.read(part) if part else None
+    data = _inflate(pkg, part) if part else None
     if data is None:
         return []
-    if count_tags(data, "si") > max_items:
+    if len(data) > 4 * max_items and count_tags(data, "si") > max_items:    # each counted tag takes 4 bytes
         raise ValueError("too many shared strings")      # the full reader words the refusal
     fast = _shared_strings_fast(data)
     return fast if fast is not None else _shared_strings(pkg, part, max_items)
@@ -594,9 +645,9 @@ def _read(pkg: _Package, path, max_cells: int) -> Grid | None:
         if target is not None and target[1] not in parsed:
             parsed.add(target[1])
             sheet_of_part[posixpath.basename(target[1])] = sheet.name
-            data = pkg.read(target[1])
+            data = _inflate(pkg, target[1])
             if data is not None:
-                if data.count(b"<") > TREE_TAGS:     # the tree reader streams (or refuses) such a part
+                if len(data) > TREE_TAGS and data.count(b"<") > TREE_TAGS:   # the tree reader streams (or refuses) it
                     return None
                 if not _fill_fast(sheet, data, sst, style_of, date1904, budget, merged_left):
                     return None

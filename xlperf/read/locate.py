@@ -88,16 +88,9 @@ class _View:
 
     def __init__(self, sheet: Sheet) -> None:
         self.sheet = sheet
-        self.owner: dict[tuple[int, int], tuple[int, int]] = {}
-        self.span: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+        # Shared by every view of the same merge layout (a season's returns share their template's): read-only.
+        self.owner, self.span = _merge_maps(tuple(sheet.merged))
         self._rows: list[int] | None = None
-        for r0, c0, r1, c1 in sheet.merged:
-            if (r1 - r0 + 1) * (c1 - c0 + 1) > 20000:
-                continue
-            self.span[(r0, c0)] = (r0, c0, r1, c1)
-            for r in range(r0, r1 + 1):
-                for c in range(c0, c1 + 1):
-                    self.owner[(r, c)] = (r0, c0)
 
     def value(self, r: int, c: int):
         return self.sheet.values.get(self.owner.get((r, c), (r, c)))
@@ -134,6 +127,33 @@ class _View:
         return self.owner.get((r, c), (r, c)) == (r, c)
 
 
+_MERGE_MAPS: dict[tuple, tuple[dict, dict]] = {}     # merge layout -> its maps; a season has a few dozen layouts
+
+
+def _merge_maps(merged: tuple[tuple[int, int, int, int], ...]):
+    """(cell -> top-left of its merged range, top-left -> range) for a sheet's merged ranges.
+
+    Kept for small layouts (a template's), so returns from one template build them once.
+    """
+    hit = _MERGE_MAPS.get(merged)
+    if hit is not None:
+        return hit
+    owner: dict[tuple[int, int], tuple[int, int]] = {}
+    span: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+    for r0, c0, r1, c1 in merged:
+        if (r1 - r0 + 1) * (c1 - c0 + 1) > 20000:
+            continue
+        span[(r0, c0)] = (r0, c0, r1, c1)
+        for r in range(r0, r1 + 1):
+            for c in range(c0, c1 + 1):
+                owner[(r, c)] = (r0, c0)
+    if len(owner) <= 4096:
+        if len(_MERGE_MAPS) >= 64:
+            _MERGE_MAPS.clear()
+        _MERGE_MAPS[merged] = owner, span
+    return owner, span
+
+
 def read_identity(grid: Grid) -> tuple[dict[str, str] | None, str]:
     meta = grid.sheet(META_SHEET)
     if meta is None:
@@ -147,9 +167,7 @@ def read_identity(grid: Grid) -> tuple[dict[str, str] | None, str]:
 
 
 def find_year(view: _View, upto_row: int) -> int | None:
-    for (r, c), v in sorted(view.sheet.values.items()):
-        if r > upto_row:
-            break
+    for (r, c), v in sorted(item for item in view.sheet.values.items() if item[0][0] <= upto_row):
         if isinstance(v, str):
             m = _YEAR.search(norm(v))
             if m:

@@ -25,7 +25,7 @@ from xlperf.form.samples import example_form_data
 from xlperf.form.spec import available_forms, load_form
 from xlperf.form.template import write_template
 from xlperf.read import read_grid
-from xlperf.read.fastxlsx import read_fast
+from xlperf.read.fastxlsx import forget, read_fast
 
 
 def outcome(path: Path, *, fast: bool):
@@ -195,6 +195,11 @@ MUTATIONS = {
     "element named like a row": lambda d: d.replace(b"<row ", b"<rows ", 1).replace(b"</row>", b"</rows>", 1),
     "text before the first row": lambda d: d.replace(b"<sheetData>", b"<sheetData>x", 1),
     "text after a row": lambda d: d.replace(b"</row>", b"</row>x", 1),
+    "form feed before the first row": lambda d: d.replace(b"<sheetData><row", b"<sheetData>\x0c<row", 1),
+    "form feed after a row": lambda d: d.replace(b"</row><row", b"</row>\x0c<row", 1),
+    "a changed row under a known root, ill-formed": lambda d: d.replace(b"<v>", b"<v>&#0;", 1),
+    "a changed row under a known root, unbound prefix": lambda d: d.replace(b'<row r="5"', b'<row q:x="1" r="5"', 1),
+    "a changed row under a known root, bad UTF-8": lambda d: d.replace(b"<v>", b"<v>\xc3", 1),
     "CR line ends": lambda d: d.replace(b"<row ", b"\r\n<row "),
     "CDATA": lambda d: re.sub(rb"<f>([^<]*)</f>", rb"<f><![CDATA[\1]]></f>", d, count=1),
     "comment": lambda d: d.replace(b"<sheetData>", b"<sheetData><!-- x -->"),
@@ -214,10 +219,23 @@ def base(returns) -> Path:
     return returns[0]
 
 
+def assert_same_cold_and_warm(base: Path, changed: Path) -> None:
+    """Same outcome with nothing known, and with the unchanged return's parts and rows already read.
+
+    The unchanged return is copied the way `changed` was, so its other parts have the very same stored bytes.
+    """
+    unchanged = rewrite(base, changed.with_name("unchanged.xlsx"), "", lambda d: d)
+    forget()
+    assert_same(changed)
+    forget()
+    assert took_fast_path(unchanged)
+    assert_same(changed)
+
+
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
 def test_a_mutated_sheet_reads_the_same_or_is_refused_the_same(base, tmp_path, name):
     changed = rewrite(base, tmp_path / "m.xlsx", "xl/worksheets/sheet1.xml", MUTATIONS[name])
-    assert_same(changed)
+    assert_same_cold_and_warm(base, changed)
 
 
 def test_random_damage_to_a_sheet_reads_the_same_or_is_refused_the_same(base, tmp_path):
@@ -233,7 +251,8 @@ def test_random_damage_to_a_sheet_reads_the_same_or_is_refused_the_same(base, tm
                 del data[pos:pos + rng.randint(1, 8)]
             else:
                 data[pos:pos] = rng.choice(alphabet)
-        assert_same(rewrite(base, tmp_path / f"r{i}.xlsx", "xl/worksheets/sheet1.xml", lambda _d, damaged=bytes(data): damaged))
+        damaged_path = rewrite(base, tmp_path / f"r{i}.xlsx", "xl/worksheets/sheet1.xml", lambda _d, damaged=bytes(data): damaged)
+        assert_same_cold_and_warm(base, damaged_path)
 
 
 def test_hostile_parts_are_refused_exactly_as_before(base, tmp_path):
@@ -330,7 +349,7 @@ SHARED_STRINGS = {
 @pytest.mark.parametrize("name", sorted(SHARED_STRINGS))
 def test_a_mutated_string_table_reads_the_same_or_is_refused_the_same(base, tmp_path, name):
     changed = rewrite(base, tmp_path / "s.xlsx", "xl/sharedStrings.xml", SHARED_STRINGS[name])
-    assert_same(changed)
+    assert_same_cold_and_warm(base, changed)
 
 
 def test_random_damage_to_the_string_table_reads_the_same_or_is_refused_the_same(base, tmp_path):

@@ -258,6 +258,7 @@ _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _BCOLS: dict[bytes, int] = {}
 _TRUE = ("1", "true", b"1", b"true")
 _AFTER_ROW = (b" ", b"\t", b"\n", b">", b"/")
+_XML_BLANKS = b" \t\n"            # bytes.strip() would also take \x0b and \x0c, which XML does not allow
 
 
 def _entity(m: re.Match) -> str:
@@ -296,6 +297,16 @@ def _well_formed(data: bytes) -> None:
     expat.ParserCreate(namespace_separator="}").Parse(data, True)
 
 
+def _well_formed_rows(root: bytes, tag: bytes, lead: bytes, rows: list[bytes]) -> None:
+    """Raise unless expat accepts `rows` (pieces after `<row`) inside sheetData under this prolog and root."""
+    p = expat.ParserCreate(namespace_separator="}")
+    p.Parse(root, False)
+    p.Parse(tag + lead, False)
+    if rows:
+        p.Parse(b"<row" + b"<row".join(rows), False)
+    p.Parse(b"</sheetData></worksheet>", True)
+
+
 def _attrs(raw: bytes) -> dict[bytes, bytes]:
     out: dict[bytes, bytes] = {}
     for k, v1, v2 in _ATTR.findall(raw):     # expat normalises literal tabs and newlines to spaces
@@ -328,21 +339,26 @@ def _fill_fast(sheet: Sheet, data: bytes, sst: list[str], style_of: tuple[dict, 
     if body.find(b"xmlns") >= 0:
         return False        # SpreadsheetML's default namespace throughout
     chunks = body.split(b"<row")
-    if chunks[0].strip():
+    lead = chunks[0]
+    if lead.strip(_XML_BLANKS):
         return False        # sheetData holds rows only
     rows = _ROWS
     context = (head, tag, date1904, style_of[1])    # what a row's meaning and well-formedness depend on
     layout_key = ("layout", head, tag, tail)
     keep = len(head) + len(tail or b"") <= _LAYOUT_BYTES_MAX
     layout = _PARTS.get(layout_key) if keep else None
-    # A part made only of pieces already checked under the same root, sheetData tag and tail
-    # (expat on the whole part they came in, the grammar on each piece) is itself well-formed.
-    if layout is None or not all((c, context) in rows for c in chunks[1:]):
+    if layout is None:
         _well_formed(data)
         layout = _PARTS.get_or(layout_key, lambda: _layout(head, tail)) if keep else _layout(head, tail)
-    if layout is None:
-        return False
-    merged, area, protected = layout
+        if layout is None:
+            return False
+    else:
+        # What surrounds sheetData was checked (expat on a whole part) with these very bytes, and so was
+        # each known row under this root and sheetData tag; expat checks the rest in the same context.
+        new = [c for c in chunks[1:] if (c, context) not in rows]
+        if new or lead:
+            _well_formed_rows(head[:layout[3]], tag, lead, new)
+    merged, area, protected, _ = layout
     merged_left[0] -= area
     if merged_left[0] < 0:
         raise ValueError(f"more than {MAX_MERGED_CELLS} merged cells")
@@ -412,11 +428,11 @@ def _row(chunk: bytes, prev: int, style_of, date1904: bool):
     r = int(rv) - 1 if rv else prev + 1
     start = gt + 1
     if head.endswith(b"/"):
-        if chunk[start:].strip():
+        if chunk[start:].strip(_XML_BLANKS):
             return None     # an attribute value held ">", or something follows the row
         return r, 0, (), (), (), (), False, bool(rv)
     end = chunk.rfind(b"</row>")
-    if end < start or chunk[end + 6:].strip():
+    if end < start or chunk[end + 6:].strip(_XML_BLANKS):
         return None
     cells = _CELL_SCAN.findall(chunk, start, end)
     if not cells:
@@ -507,7 +523,7 @@ def _layout(head: bytes, tail: bytes | None):
             raise ValueError("merged range outside the grid")    # the tree reader words the refusal
         area += (abs(r1 - r0) + 1) * (abs(c1 - c0) + 1)
         merged.append((min(r0, r1), min(c0, c1), max(r0, r1), max(c0, c1)))
-    return tuple(merged), area, prot is not None and _text(prot.get(b"sheet", b"")) in ("1", "true")
+    return tuple(merged), area, prot is not None and _text(prot.get(b"sheet", b"")) in ("1", "true"), root.end()
 
 
 def _root_children(head: bytes, tail: bytes | None):

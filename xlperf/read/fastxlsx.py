@@ -557,51 +557,48 @@ def _root_children(head: bytes, tail: bytes | None):
 
 # ---------------------------------------------------------------- the shared strings, without a tree
 
-_S_ATTRS = r"""(?:\s+[^\s=<>/"']+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*\s*"""
-_SST_ROOT = re.compile(r"\ufeff?(?:<\?xml([^>]*)\?>)?\s*<sst(" + _S_ATTRS + r")(/?)>")
+_S_ATTRS = rb"""(?:\s+[^\s=<>/"']+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*\s*"""
+_SST_ROOT = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?xml([^>]*)\?>)?\s*<sst(" + _S_ATTRS + rb")(/?)>")
 # Expat has vouched for the part, so a tag is what lies between < and > (an attribute value holding ">"
 # fails these patterns and the part goes to ElementTree). Run properties are ignored by every reader.
-_S_T = r'<t(?: xml:space="[a-z]*")?(?:/>|>([^<]*)</t>)'
-_S_RUN = r"<r>(?:<rPr>(?:<[^<>]*/>)*</rPr>|<rPr/>)?" + _S_T + r"</r>"
-_S_NC = functools.partial(re.sub, r"\((?!\?)", "(?:")
-_S_TAIL = r"(?:<rPh[^<>]*>" + _S_NC(_S_T) + r"</rPh>)*(?:<phoneticPr[^<>]*/>)?</si>"
+_S_T = rb'<t(?: xml:space="[a-z]*+")?+(?:/>|>([^<]*+)</t>)'
+_S_RUN = rb"<r>(?:<rPr>(?:<[^<>]*/>)*+</rPr>|<rPr/>)?+" + _S_T + rb"</r>"
+_S_NC = functools.partial(re.sub, rb"\((?!\?)", b"(?:")
+_S_TAIL = rb"(?:<rPh[^<>]*+>" + _S_NC(_S_T) + rb"</rPh>)*+(?:<phoneticPr[^<>]*/>)?+</si>"
 # A string item as writers save it: one text, or rich-text runs (each: optional run properties, one text),
 # then phonetic runs and their properties, which are not part of the visible text. Anything else
 # (whitespace between children, other attributes, nested markup) is left to ElementTree.
-_SI_SCAN = re.compile(r"\s*(?:<si>(?:" + _S_T + r")?" + _S_TAIL + r"|<si>((?:" + _S_NC(_S_RUN) + r")+)" + _S_TAIL
-                      + r"|<si/>)|(\S)")
+_SI_SCAN = re.compile(rb"\s*+(?:<si>(?:" + _S_T + rb")?+" + _S_TAIL + rb"|<si>((?:" + _S_NC(_S_RUN) + rb")++)"
+                      + _S_TAIL + rb"|<si/>)|(\S)")
 _RUN_TEXT = re.compile(_S_RUN)
-_UTF8_DECL_S = re.compile(r"""encoding\s*=\s*["']utf-?8["']""", re.IGNORECASE)
 
 
 def _shared_strings_fast(data: bytes) -> list[str] | None:
     """The string table as `xlsx._shared_strings` reads it, or None if it is not in the plain shape.
 
-    Checked well-formed by expat first; then one regex pass over the text
+    Checked well-formed by expat first; then one regex pass over the bytes
     reads each item. `<si>` children other than texts, runs and phonetic
     runs, CR line ends, comments and CDATA are ElementTree's business.
     """
     if not _plain_utf8(data):
         return None
     _well_formed(data)
-    text = data.decode("utf-8")
-    root = _SST_ROOT.match(text)
-    if root is None or (root.group(1) and not _UTF8_DECL_S.search(root.group(1))):
+    root = _SST_ROOT.match(data)
+    if root is None or (root.group(1) and not _UTF8_DECL.search(root.group(1))):
         return None
     if root.group(3):
-        return [] if not text[root.end():].strip() else None
-    end = text.rfind("</sst>")
-    if end < root.end() or text[end + 6:].strip() or "xmlns" in text[root.end():end]:
+        return [] if not data[root.end():].strip(_XML_BLANKS) else None
+    end = data.rfind(b"</sst>")
+    if end < root.end() or data[end + 6:].strip(_XML_BLANKS) or data.find(b"xmlns", root.end(), end) >= 0:
         return None         # children in the root's own namespace, as ElementTree is asked for them
     out = []
-    for plain, runs, other in _SI_SCAN.findall(text, root.end(), end):
+    for plain, runs, other in _SI_SCAN.findall(data, root.end(), end):
         if other:
             return None
-        if runs:
-            plain = "".join(_RUN_TEXT.findall(runs))
-        if "&" in plain:
-            plain = _ENTITY.sub(_entity, plain)
-        out.append(_unescape(plain) if "_x" in plain else plain)
+        text = (b"".join(_RUN_TEXT.findall(runs)) if runs else plain).decode("utf-8")
+        if "&" in text:
+            text = _ENTITY.sub(_entity, text)
+        out.append(_unescape(text) if "_x" in text else text)
     return out
 
 

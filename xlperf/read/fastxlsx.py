@@ -471,16 +471,16 @@ def _row(chunk: bytes, prev: int, style_of, date1904: bool):
                 if val:
                     values.append((key, val))
             continue
-        if not t or t == b"n":
-            num = float(v if v.find(b"&") < 0 else _text(v))
+        if t == b"s":
+            values.append((key, int(v) if v.isdigit() else int(_text(v))))
+            from_sst = True
+        elif not t or t == b"n":
+            num = float(v) if v.isdigit() else float(v if v.find(b"&") < 0 else _text(v))
             if st is not None and st[2]:
                 dt = serial_to_datetime(num, date1904)
                 values.append((key, dt if dt is not None else num))
             else:
                 values.append((key, num))
-        elif t == b"s":
-            values.append((key, int(v if v.find(b"&") < 0 else _text(v))))
-            from_sst = True
         elif t == b"inlineStr":
             continue
         elif t == b"b":

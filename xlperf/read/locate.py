@@ -37,6 +37,20 @@ MAX_ROWS, MAX_COLS = 1_048_576, 16_384      # Excel's grid; names and loops neve
 _DENSE = 4096                                # spans shorter than this are walked cell by cell
 
 
+_VOCABULARIES: dict[int, tuple[FormSpec, Vocabulary]] = {}
+
+
+def spec_vocabulary(spec: FormSpec) -> Vocabulary:
+    """`labels.vocabulary(spec)`, found by the spec's identity: hashing a whole form definition
+    for the lookup costs more than all the rest of finding a return's header."""
+    hit = _VOCABULARIES.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        if len(_VOCABULARIES) >= 64:
+            _VOCABULARIES.clear()
+        hit = _VOCABULARIES[id(spec)] = (spec, vocabulary(spec))
+    return hit[1]
+
+
 @functools.lru_cache(maxsize=65_536)       # pure, and every return names the same cells
 def a1(r: int, c: int) -> str:
     return xl_rowcol_to_cell(r, c)
@@ -183,12 +197,14 @@ def _indicator_lines(view: _View, vocab: Vocabulary, cols: dict[str, int], first
                      declared: dict[str, float]) -> list[IndicatorLine]:
     lines: list[IndicatorLine] = []
     l1 = l2 = ""
+    value_cols = [(k, c) for k, c in cols.items() if k not in ("level1", "level2")]
+    level1_of: dict[str, tuple[str, float | None]] = {}     # a merged 一级 label shows on each of its rows
     for r in view.rows_between(first, last):
         t1 = view.text(r, cols["level1"]) if "level1" in cols else ""
         if t1 and norm(t1) not in vocab.na_marks:
-            name1 = norm_label(t1)
-            w = weight_in_label(t1)
-            name1 = vocab.level1.get(name1, name1)
+            if t1 not in level1_of:
+                level1_of[t1] = vocab.level1.get(norm_label(t1), norm_label(t1)), weight_in_label(t1)
+            name1, w = level1_of[t1]
             if w is not None:
                 declared[name1] = w
             if name1 != l1:
@@ -200,7 +216,7 @@ def _indicator_lines(view: _View, vocab: Vocabulary, cols: dict[str, int], first
             owner = vocab.level1_of_level2.get(l2)
             if not t1 and owner and owner != l1:
                 l1 = owner   # the 一级 label was lost (its first row deleted): the 二级 says where we are
-        vals = {k: view.value(r, c) for k, c in cols.items() if k not in ("level1", "level2")}
+        vals = {k: view.value(r, c) for k, c in value_cols}
         # A 分值/得分 merged over several rows belongs to the first of them, once.
         shared = tuple(k for k in ("weight", "score") if k in cols and not view.is_own(r, cols[k])
                        and view.owner[(r, cols[k])][0] < r)
@@ -272,7 +288,7 @@ def locate_by_names(grid: Grid, spec: FormSpec) -> Located | None:
     if sheet is None:
         return None
     view = _View(sheet)
-    vocab = vocabulary(spec)
+    vocab = spec_vocabulary(spec)
     data = FormData()
     loc = Located(form_id=spec.id, sheet=sheet_name, by="names", data=data)
     for f in spec.header_fields():
@@ -426,7 +442,7 @@ def _indicator_columns(view: _View, hits: dict, ind_r: int) -> tuple[dict[str, i
 
 
 def locate_by_labels(grid: Grid, spec: FormSpec, sheet: Sheet) -> Located | None:
-    vocab = vocabulary(spec)
+    vocab = spec_vocabulary(spec)
     anchors = _scan(sheet, vocab)
     hits = anchors.hits
     view = _View(sheet)

@@ -29,6 +29,7 @@ more than twice a refusal.
 from __future__ import annotations
 
 import functools
+import io
 import itertools
 import os
 import posixpath
@@ -615,6 +616,9 @@ def _shared_strings_of(pkg: _Package, part: str | None, max_items: int) -> list[
 
 # ---------------------------------------------------------------- the workbook
 
+_IN_MEMORY_MAX = 4 * 1024 * 1024
+
+
 def read_fast(path, *, max_uncompressed: int, max_cells: int, max_file: int) -> Grid | None:
     """The `Grid` of an ordinary xlsx, or None: then `read_xlsx` (or another reader) decides."""
     try:
@@ -625,7 +629,9 @@ def read_fast(path, *, max_uncompressed: int, max_cells: int, max_file: int) -> 
             if fh.read(4) != ZIP_MAGIC:
                 return None
             fh.seek(0)
-            with zipfile.ZipFile(fh) as z:
+            # A return is a few dozen KB: read it whole, so the directory and every part are read from memory.
+            source = io.BytesIO(fh.read()) if st.st_size <= _IN_MEMORY_MAX else fh
+            with zipfile.ZipFile(source) as z:
                 if zip_format(z, path) != "xlsx":
                     return None
                 return _read(_Package(z, path, max_uncompressed), path, max_cells)

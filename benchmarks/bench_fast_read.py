@@ -25,6 +25,7 @@ is what a file costs; `--clock wall` gives elapsed time.
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import tempfile
@@ -102,6 +103,7 @@ def run(label: str, paths: list[Path], reps: int) -> None:
     times: dict[str, list[float]] = {k: [] for k in columns}
     for _ in range(reps):
         for k, fn in columns.items():
+            gc.collect()                 # every column starts from the same collector state
             times[k].append(per_file_ms(fn, paths))
     base = min(times["floor"])
     name = "CPU" if clock is time.process_time else "wall"

@@ -322,6 +322,8 @@ SHARED_STRINGS = {
     "empty texts": lambda d: _each_item(d, lambda t: b"<si><t></t></si>", 2),
     "xml:space preserved blanks": lambda d: _each_item(d, lambda t: b'<si><t xml:space="preserve">  ' + t + b"  </t></si>"),
     "whitespace between items": lambda d: d.replace(b"<si>", b"\n  <si>"),
+    "text between items": lambda d: d.replace(b"</si><si>", b"</si>x<si>", 1),
+    "an item with an empty text element among plain ones": lambda d: d.replace(b"<si><t>", b"<si><t/></si><si><t>", 1),
     "whitespace inside an item": lambda d: d.replace(b"<si><t>", b"<si>\n <t>", 2),
     "text directly in an item": lambda d: d.replace(b"<si><t>", b"<si>x<t>", 1),
     "unknown child of an item": lambda d: d.replace(b"</t></si>", b"</t><foo/></si>", 1),
@@ -374,9 +376,11 @@ def test_rich_text_and_phonetic_string_tables_are_read_without_a_tree(base):
     from xlperf.read.fastxlsx import _shared_strings_fast
     with zipfile.ZipFile(base) as z:
         table = z.read("xl/sharedStrings.xml")
+    assert _shared_strings_fast(table) is not None
     for name in ("rich-text runs", "rich-text runs without properties", "phonetic runs", "rich text with phonetic runs",
                  "entities", "entities in runs", "escaped characters", "empty items", "empty texts",
-                 "xml:space preserved blanks", "root without namespace", "no declaration", "byte order mark", "empty table"):
+                 "xml:space preserved blanks", "root without namespace", "no declaration", "byte order mark", "empty table",
+                 "whitespace between items", "an item with an empty text element among plain ones"):
         assert _shared_strings_fast(SHARED_STRINGS[name](table)) is not None, name
 
 

@@ -572,6 +572,7 @@ _S_TAIL = rb"(?:<rPh[^<>]*+>" + _S_NC(_S_T) + rb"</rPh>)*+(?:<phoneticPr[^<>]*/>
 _SI_SCAN = re.compile(rb"\s*+(?:<si>(?:" + _S_T + rb")?+" + _S_TAIL + rb"|<si>((?:" + _S_NC(_S_RUN) + rb")++)"
                       + _S_TAIL + rb"|<si/>)|(\S)")
 _RUN_TEXT = re.compile(_S_RUN)
+_SI_PLAIN = re.compile(rb'<si><t(?: xml:space="[a-z]*+")?+>([^<]*+)</t></si>')    # four "<" each
 
 
 def _shared_strings_fast(data: bytes) -> list[str] | None:
@@ -592,6 +593,13 @@ def _shared_strings_fast(data: bytes) -> list[str] | None:
     end = data.rfind(b"</sst>")
     if end < root.end() or data[end + 6:].strip(_XML_BLANKS) or data.find(b"xmlns", root.end(), end) >= 0:
         return None         # children in the root's own namespace, as ElementTree is asked for them
+    if data.find(b"<r>", root.end(), end) < 0 and data.find(b"<rPh", root.end(), end) < 0:
+        items = _SI_PLAIN.findall(data, root.end(), end)
+        if data.count(b"<", root.end(), end) == 4 * len(items):
+            # Every tag belongs to a plain <si><t>…</t></si> (text holds no "<"): decode them all at once.
+            joined = b"<".join(items)
+            if joined.find(b"&") < 0 and joined.find(b"_x") < 0:
+                return joined.decode("utf-8").split("<") if items else []
     out = []
     for plain, runs, other in _SI_SCAN.findall(data, root.end(), end):
         if other:

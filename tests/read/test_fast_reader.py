@@ -25,7 +25,7 @@ from xlperf.form.samples import example_form_data
 from xlperf.form.spec import available_forms, load_form
 from xlperf.form.template import write_template
 from xlperf.read import read_grid
-from xlperf.read.fastxlsx import read_fast
+from xlperf.read.fastxlsx import forget, read_fast
 
 
 def outcome(path: Path, *, fast: bool):
@@ -169,6 +169,11 @@ def _row_default_ns(d: bytes) -> bytes:
     return d.replace(b"<row ", b'<row xmlns="urn:other" ', 1)
 
 
+def _r_inside_a_value(d: bytes) -> bytes:
+    """A single-quoted attribute value that holds text looking like the row's own r="…"."""
+    return d.replace(b'<row r="3"', b"<row x=' r=\"30\"' r=\"3\"", 1)
+
+
 MUTATIONS = {
     "attribute order": _swap_attrs,
     "inline strings": _inline,
@@ -181,6 +186,20 @@ MUTATIONS = {
     "merges nested in extLst": _nested_merges,
     "prefixed root": _prefixed_root,
     "row in another namespace": _row_default_ns,
+    "r look-alike inside a row attribute": _r_inside_a_value,
+    "row attributes in single quotes": lambda d: re.sub(rb'<row r="(\d+)"', rb"<row r='\1'", d),
+    "row attribute holding >": lambda d: d.replace(b'<row r="2"', b'<row note="a>b" r="2"', 1),
+    "empty row attribute holding >": lambda d: d.replace(b"<sheetData>", b'<sheetData><row note="a>b" r="99"/>', 1),
+    "text between cells": lambda d: d.replace(b"</c><c ", b"</c>x<c ", 1),
+    "element between cells": lambda d: d.replace(b"</c><c ", b"</c><extLst/><c ", 1),
+    "element named like a row": lambda d: d.replace(b"<row ", b"<rows ", 1).replace(b"</row>", b"</rows>", 1),
+    "text before the first row": lambda d: d.replace(b"<sheetData>", b"<sheetData>x", 1),
+    "text after a row": lambda d: d.replace(b"</row>", b"</row>x", 1),
+    "form feed before the first row": lambda d: d.replace(b"<sheetData><row", b"<sheetData>\x0c<row", 1),
+    "form feed after a row": lambda d: d.replace(b"</row><row", b"</row>\x0c<row", 1),
+    "a changed row under a known root, ill-formed": lambda d: d.replace(b"<v>", b"<v>&#0;", 1),
+    "a changed row under a known root, unbound prefix": lambda d: d.replace(b'<row r="5"', b'<row q:x="1" r="5"', 1),
+    "a changed row under a known root, bad UTF-8": lambda d: d.replace(b"<v>", b"<v>\xc3", 1),
     "CR line ends": lambda d: d.replace(b"<row ", b"\r\n<row "),
     "CDATA": lambda d: re.sub(rb"<f>([^<]*)</f>", rb"<f><![CDATA[\1]]></f>", d, count=1),
     "comment": lambda d: d.replace(b"<sheetData>", b"<sheetData><!-- x -->"),
@@ -200,10 +219,23 @@ def base(returns) -> Path:
     return returns[0]
 
 
+def assert_same_cold_and_warm(base: Path, changed: Path) -> None:
+    """Same outcome with nothing known, and with the unchanged return's parts and rows already read.
+
+    The unchanged return is copied the way `changed` was, so its other parts have the very same stored bytes.
+    """
+    unchanged = rewrite(base, changed.with_name("unchanged.xlsx"), "", lambda d: d)
+    forget()
+    assert_same(changed)
+    forget()
+    assert took_fast_path(unchanged)
+    assert_same(changed)
+
+
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
 def test_a_mutated_sheet_reads_the_same_or_is_refused_the_same(base, tmp_path, name):
     changed = rewrite(base, tmp_path / "m.xlsx", "xl/worksheets/sheet1.xml", MUTATIONS[name])
-    assert_same(changed)
+    assert_same_cold_and_warm(base, changed)
 
 
 def test_random_damage_to_a_sheet_reads_the_same_or_is_refused_the_same(base, tmp_path):
@@ -219,7 +251,8 @@ def test_random_damage_to_a_sheet_reads_the_same_or_is_refused_the_same(base, tm
                 del data[pos:pos + rng.randint(1, 8)]
             else:
                 data[pos:pos] = rng.choice(alphabet)
-        assert_same(rewrite(base, tmp_path / f"r{i}.xlsx", "xl/worksheets/sheet1.xml", lambda _d, damaged=bytes(data): damaged))
+        damaged_path = rewrite(base, tmp_path / f"r{i}.xlsx", "xl/worksheets/sheet1.xml", lambda _d, damaged=bytes(data): damaged)
+        assert_same_cold_and_warm(base, damaged_path)
 
 
 def test_hostile_parts_are_refused_exactly_as_before(base, tmp_path):
@@ -265,3 +298,131 @@ def test_rows_seen_before_do_not_vouch_for_a_sheet_whose_root_no_longer_declares
     bad = rewrite(good, tmp_path / "bad.xlsx", "xl/worksheets/sheet1.xml",
                   lambda d: d.replace(b' xmlns:q="urn:q"', b"", 1))
     assert outcome(bad, fast=True) == outcome(bad, fast=False) == ("refused", "file-corrupt")
+
+
+# ---------------------------------------------------------------- shared strings
+
+def _each_item(d: bytes, make, count: int = 3) -> bytes:
+    """Rewrite the first `count` plain string items with make(text)."""
+    return re.sub(rb"<si><t>([^<]*)</t></si>", lambda m: make(m.group(1)), d, count=count)
+
+
+SHARED_STRINGS = {
+    "rich-text runs": lambda d: _each_item(d, lambda t: b'<si><r><rPr><b/><sz val="11"/><rFont val="\xe5\xae\x8b\xe4\xbd\x93"/>'
+                                        b'</rPr><t>' + t + b'</t></r><r><t xml:space="preserve"> \xe5\xb0\xbe</t></r></si>'),
+    "rich-text runs without properties": lambda d: _each_item(d, lambda t: b"<si><r><t>" + t + b"</t></r><r><rPr/><t/></r></si>"),
+    "phonetic runs": lambda d: _each_item(d, lambda t: b'<si><t>' + t + b'</t><rPh sb="0" eb="1"><t>\xe3\x83\xa8\xe3\x83\x9f</t></rPh>'
+                                        b'<phoneticPr fontId="1" type="noConversion"/></si>'),
+    "rich text with phonetic runs": lambda d: _each_item(d, lambda t: b"<si><r><t>" + t + b'</t></r><rPh sb="0" eb="1"><t>x</t>'
+                                                        b"</rPh></si>"),
+    "entities": lambda d: _each_item(d, lambda t: b"<si><t>" + t + b" &amp; &lt;b&gt; &quot;&apos; &#x41;&#66;&#13;</t></si>"),
+    "entities in runs": lambda d: _each_item(d, lambda t: b"<si><r><t>&amp;" + t + b"</t></r></si>"),
+    "escaped characters": lambda d: _each_item(d, lambda t: b"<si><t>" + t + b"_x000D__x0041_</t></si>"),
+    "empty items": lambda d: _each_item(d, lambda t: b"<si/>", 1).replace(b"<si><t>", b"<si><t/></si><si></si><si><t>", 1),
+    "empty texts": lambda d: _each_item(d, lambda t: b"<si><t></t></si>", 2),
+    "xml:space preserved blanks": lambda d: _each_item(d, lambda t: b'<si><t xml:space="preserve">  ' + t + b"  </t></si>"),
+    "whitespace between items": lambda d: d.replace(b"<si>", b"\n  <si>"),
+    "text between items": lambda d: d.replace(b"</si><si>", b"</si>x<si>", 1),
+    "an item with an empty text element among plain ones": lambda d: d.replace(b"<si><t>", b"<si><t/></si><si><t>", 1),
+    "whitespace inside an item": lambda d: d.replace(b"<si><t>", b"<si>\n <t>", 2),
+    "text directly in an item": lambda d: d.replace(b"<si><t>", b"<si>x<t>", 1),
+    "unknown child of an item": lambda d: d.replace(b"</t></si>", b"</t><foo/></si>", 1),
+    "unknown child of the table": lambda d: d.replace(b"</sst>", b"<extLst/></sst>"),
+    "two texts in one item": lambda d: d.replace(b"</t></si>", b"</t><t>2</t></si>", 1),
+    "text with another attribute": lambda d: d.replace(b"<si><t>", b'<si><t foo="1">', 1),
+    "run property holding >": lambda d: _each_item(d, lambda t: b'<si><r><rPr><rFont val="a>b"/></rPr><t>' + t + b"</t></r></si>"),
+    "text in another namespace": lambda d: d.replace(b"<si><t>", b'<si><t xmlns="urn:x">', 1),
+    "prefixed root": lambda d: re.sub(rb"<(/?)(?!\?)([A-Za-z])", rb"<\1x:\2", d).replace(b'xmlns="http', b'xmlns:x="http', 1),
+    "root without namespace": lambda d: re.sub(rb' xmlns="[^"]*"', b"", d, count=1),
+    "CR line ends": lambda d: d.replace(b"<si>", b"\r\n<si>", 2),
+    "CR in a text": lambda d: d.replace(b"</t></si>", b"\r\nx</t></si>", 1),
+    "CDATA": lambda d: d.replace(b"<si><t>", b"<si><t><![CDATA[a<b]]>", 1),
+    "comment": lambda d: d.replace(b"<si>", b"<!-- x --><si>", 1),
+    "truncated XML": lambda d: d[: len(d) // 2],
+    "unknown entity": lambda d: d.replace(b"</t></si>", b"&foo;</t></si>", 1),
+    "bad UTF-8": lambda d: d.replace(b"</t></si>", b"\xff</t></si>", 1),
+    "latin-1 declared": lambda d: d.replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"', 1),
+    "no declaration": lambda d: d[d.index(b"?>") + 2:].lstrip(),
+    "byte order mark": lambda d: b"\xef\xbb\xbf" + d,
+    "empty table": lambda d: re.sub(rb"<sst([^>]*)>.*</sst>", rb"<sst\1/>", d, flags=re.DOTALL),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHARED_STRINGS))
+def test_a_mutated_string_table_reads_the_same_or_is_refused_the_same(base, tmp_path, name):
+    changed = rewrite(base, tmp_path / "s.xlsx", "xl/sharedStrings.xml", SHARED_STRINGS[name])
+    assert_same_cold_and_warm(base, changed)
+
+
+def test_random_damage_to_the_string_table_reads_the_same_or_is_refused_the_same(base, tmp_path):
+    with zipfile.ZipFile(base) as z:
+        table = z.read("xl/sharedStrings.xml")
+    table = SHARED_STRINGS["rich-text runs"](SHARED_STRINGS["phonetic runs"](table))
+    rng = random.Random(7)
+    alphabet = [b"<", b">", b"/", b'"', b"&", b" ", b"\n", b"t", b"r", b"si", b"rPh", b"=", b"\xe4"]
+    for i in range(40):
+        data = bytearray(table)
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(data))
+            if rng.random() < 0.5:
+                del data[pos:pos + rng.randint(1, 8)]
+            else:
+                data[pos:pos] = rng.choice(alphabet)
+        assert_same(rewrite(base, tmp_path / f"s{i}.xlsx", "xl/sharedStrings.xml", lambda _d, damaged=bytes(data): damaged))
+
+
+def test_rich_text_and_phonetic_string_tables_are_read_without_a_tree(base):
+    """What Excel, WPS and LibreOffice write (runs, phonetic runs, entities) stays on the regex path."""
+    from xlperf.read.fastxlsx import _shared_strings_fast
+    with zipfile.ZipFile(base) as z:
+        table = z.read("xl/sharedStrings.xml")
+    assert _shared_strings_fast(table) is not None
+    for name in ("rich-text runs", "rich-text runs without properties", "phonetic runs", "rich text with phonetic runs",
+                 "entities", "entities in runs", "escaped characters", "empty items", "empty texts",
+                 "xml:space preserved blanks", "root without namespace", "no declaration", "byte order mark", "empty table",
+                 "whitespace between items", "an item with an empty text element among plain ones"):
+        assert _shared_strings_fast(SHARED_STRINGS[name](table)) is not None, name
+
+
+# ---------------------------------------------------------------- parts inflated without zipfile's reader
+
+def _forge(path: Path, out: Path, part: str, edit) -> Path:
+    """Copy a workbook's bytes with `edit(data, local header offset, central header offset)` applied for `part`."""
+    data = bytearray(path.read_bytes())
+    name = part.encode()
+    local = central = None
+    pos = data.find(name)
+    while pos >= 0:
+        if data[pos - 30:pos - 26] == b"PK\x03\x04":
+            local = pos - 30
+        elif data[pos - 46:pos - 42] == b"PK\x01\x02":
+            central = pos - 46
+        pos = data.find(name, pos + 1)
+    edit(data, local, central)
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_a_sheet_stored_without_compression_reads_the_same(base, tmp_path):
+    stored = tmp_path / "stored.xlsx"
+    with zipfile.ZipFile(base) as zin, zipfile.ZipFile(stored, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info), zipfile.ZIP_STORED)
+    assert took_fast_path(stored)
+    assert_same(stored)
+
+
+def test_a_sheet_or_string_table_with_a_forged_checksum_is_refused_as_by_the_full_reader(base, tmp_path):
+    def flip_crc(data, local, central):
+        data[local + 14] ^= 0xFF
+        data[central + 16] ^= 0xFF
+    for part in ("xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"):
+        forged = _forge(base, tmp_path / "crc.xlsx", part, flip_crc)
+        assert outcome(forged, fast=True) == outcome(forged, fast=False) == ("refused", "file-corrupt"), part
+
+
+def test_a_sheet_whose_local_header_names_another_part_is_refused_as_by_the_full_reader(base, tmp_path):
+    def rename_local(data, local, central):
+        data[local + 30 + len("xl/worksheets/")] = ord("X")
+    forged = _forge(base, tmp_path / "name.xlsx", "xl/worksheets/sheet1.xml", rename_local)
+    assert outcome(forged, fast=True) == outcome(forged, fast=False) == ("refused", "file-corrupt")

@@ -147,11 +147,18 @@ def parse_value(raw: object, *, percent_format: bool = False) -> Value:
     """Split a target or actual into comparator, number and unit (see domain §6)."""
     if type(raw) is str:        # a season repeats the same texts; equal text, equal (frozen) Value
         return _parse_text_value(raw, percent_format)
+    if type(raw) is float and raw:     # and the same numbers (0.0 and -0.0 are equal but print apart: not kept)
+        return _parse_float_value(raw, percent_format)
     return _parse_any_value(raw, percent_format)
 
 
 @functools.lru_cache(maxsize=65_536)
 def _parse_text_value(raw: str, percent_format: bool) -> Value:
+    return _parse_any_value(raw, percent_format)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parse_float_value(raw: float, percent_format: bool) -> Value:
     return _parse_any_value(raw, percent_format)
 
 
@@ -239,11 +246,18 @@ def parse_amount(raw: object) -> Amount:
     """A money or score cell: 3,359.62 / "3359.62万" / "3359.62万元" / full-width digits."""
     if type(raw) is str:
         return _parse_text_amount(raw)
+    if type(raw) is float and raw:     # see parse_value
+        return _parse_float_amount(raw)
     return _parse_any_amount(raw)
 
 
 @functools.lru_cache(maxsize=65_536)
 def _parse_text_amount(raw: str) -> Amount:
+    return _parse_any_amount(raw)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parse_float_amount(raw: float) -> Amount:
     return _parse_any_amount(raw)
 
 

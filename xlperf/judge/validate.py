@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator
 
 from .findings import ERROR, INFO, WARNING, Finding
-from ..form.labels import norm, norm_label, vocabulary, weight_in_label
-from ..read.locate import Located
+from ..form.labels import norm, norm_label, weight_in_label
+from ..read.locate import Located, spec_vocabulary
 from ..form.scoring import Suggestion, budget_score, grade_for, round2, suggest_score
 from ..form.spec import FormSpec
 from ..form.values import Amount, Value, is_na, parse_amount, parse_rate, parse_value
@@ -399,7 +399,7 @@ def _number(ctx: _Ctx, raw: object, cell: str, what: str) -> float | None:
 
 def check_taxonomy(ctx: _Ctx, outcome: Outcome) -> None:
     """A 二级 filed under a 一级 it does not belong to (经济成本指标 under 产出指标)."""
-    vocab = vocabulary(ctx.spec)
+    vocab = spec_vocabulary(ctx.spec)
     seen: set[tuple[str, str]] = set()
     for line in ctx.loc.data.indicators:
         l2 = norm_label(line.level2)

@@ -37,6 +37,20 @@ MAX_ROWS, MAX_COLS = 1_048_576, 16_384      # Excel's grid; names and loops neve
 _DENSE = 4096                                # spans shorter than this are walked cell by cell
 
 
+_VOCABULARIES: dict[int, tuple[FormSpec, Vocabulary]] = {}
+
+
+def spec_vocabulary(spec: FormSpec) -> Vocabulary:
+    """`labels.vocabulary(spec)`, found by the spec's identity: hashing a whole form definition
+    for the lookup costs more than all the rest of finding a return's header."""
+    hit = _VOCABULARIES.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        if len(_VOCABULARIES) >= 64:
+            _VOCABULARIES.clear()
+        hit = _VOCABULARIES[id(spec)] = (spec, vocabulary(spec))
+    return hit[1]
+
+
 @functools.lru_cache(maxsize=65_536)       # pure, and every return names the same cells
 def a1(r: int, c: int) -> str:
     return xl_rowcol_to_cell(r, c)
@@ -88,16 +102,9 @@ class _View:
 
     def __init__(self, sheet: Sheet) -> None:
         self.sheet = sheet
-        self.owner: dict[tuple[int, int], tuple[int, int]] = {}
-        self.span: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+        # Shared by every view of the same merge layout (a season's returns share their template's): read-only.
+        self.owner, self.span = _merge_maps(tuple(sheet.merged))
         self._rows: list[int] | None = None
-        for r0, c0, r1, c1 in sheet.merged:
-            if (r1 - r0 + 1) * (c1 - c0 + 1) > 20000:
-                continue
-            self.span[(r0, c0)] = (r0, c0, r1, c1)
-            for r in range(r0, r1 + 1):
-                for c in range(c0, c1 + 1):
-                    self.owner[(r, c)] = (r0, c0)
 
     def value(self, r: int, c: int):
         return self.sheet.values.get(self.owner.get((r, c), (r, c)))
@@ -134,6 +141,33 @@ class _View:
         return self.owner.get((r, c), (r, c)) == (r, c)
 
 
+_MERGE_MAPS: dict[tuple, tuple[dict, dict]] = {}     # merge layout -> its maps; a season has a few dozen layouts
+
+
+def _merge_maps(merged: tuple[tuple[int, int, int, int], ...]):
+    """(cell -> top-left of its merged range, top-left -> range) for a sheet's merged ranges.
+
+    Kept for small layouts (a template's), so returns from one template build them once.
+    """
+    hit = _MERGE_MAPS.get(merged)
+    if hit is not None:
+        return hit
+    owner: dict[tuple[int, int], tuple[int, int]] = {}
+    span: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+    for r0, c0, r1, c1 in merged:
+        if (r1 - r0 + 1) * (c1 - c0 + 1) > 20000:
+            continue
+        span[(r0, c0)] = (r0, c0, r1, c1)
+        for r in range(r0, r1 + 1):
+            for c in range(c0, c1 + 1):
+                owner[(r, c)] = (r0, c0)
+    if len(owner) <= 4096:
+        if len(_MERGE_MAPS) >= 64:
+            _MERGE_MAPS.clear()
+        _MERGE_MAPS[merged] = owner, span
+    return owner, span
+
+
 def read_identity(grid: Grid) -> tuple[dict[str, str] | None, str]:
     meta = grid.sheet(META_SHEET)
     if meta is None:
@@ -147,9 +181,7 @@ def read_identity(grid: Grid) -> tuple[dict[str, str] | None, str]:
 
 
 def find_year(view: _View, upto_row: int) -> int | None:
-    for (r, c), v in sorted(view.sheet.values.items()):
-        if r > upto_row:
-            break
+    for (r, c), v in sorted(item for item in view.sheet.values.items() if item[0][0] <= upto_row):
         if isinstance(v, str):
             m = _YEAR.search(norm(v))
             if m:
@@ -165,12 +197,14 @@ def _indicator_lines(view: _View, vocab: Vocabulary, cols: dict[str, int], first
                      declared: dict[str, float]) -> list[IndicatorLine]:
     lines: list[IndicatorLine] = []
     l1 = l2 = ""
+    value_cols = [(k, c) for k, c in cols.items() if k not in ("level1", "level2")]
+    level1_of: dict[str, tuple[str, float | None]] = {}     # a merged 一级 label shows on each of its rows
     for r in view.rows_between(first, last):
         t1 = view.text(r, cols["level1"]) if "level1" in cols else ""
         if t1 and norm(t1) not in vocab.na_marks:
-            name1 = norm_label(t1)
-            w = weight_in_label(t1)
-            name1 = vocab.level1.get(name1, name1)
+            if t1 not in level1_of:
+                level1_of[t1] = vocab.level1.get(norm_label(t1), norm_label(t1)), weight_in_label(t1)
+            name1, w = level1_of[t1]
             if w is not None:
                 declared[name1] = w
             if name1 != l1:
@@ -182,7 +216,7 @@ def _indicator_lines(view: _View, vocab: Vocabulary, cols: dict[str, int], first
             owner = vocab.level1_of_level2.get(l2)
             if not t1 and owner and owner != l1:
                 l1 = owner   # the 一级 label was lost (its first row deleted): the 二级 says where we are
-        vals = {k: view.value(r, c) for k, c in cols.items() if k not in ("level1", "level2")}
+        vals = {k: view.value(r, c) for k, c in value_cols}
         # A 分值/得分 merged over several rows belongs to the first of them, once.
         shared = tuple(k for k in ("weight", "score") if k in cols and not view.is_own(r, cols[k])
                        and view.owner[(r, cols[k])][0] < r)
@@ -254,7 +288,7 @@ def locate_by_names(grid: Grid, spec: FormSpec) -> Located | None:
     if sheet is None:
         return None
     view = _View(sheet)
-    vocab = vocabulary(spec)
+    vocab = spec_vocabulary(spec)
     data = FormData()
     loc = Located(form_id=spec.id, sheet=sheet_name, by="names", data=data)
     for f in spec.header_fields():
@@ -408,7 +442,7 @@ def _indicator_columns(view: _View, hits: dict, ind_r: int) -> tuple[dict[str, i
 
 
 def locate_by_labels(grid: Grid, spec: FormSpec, sheet: Sheet) -> Located | None:
-    vocab = vocabulary(spec)
+    vocab = spec_vocabulary(spec)
     anchors = _scan(sheet, vocab)
     hits = anchors.hits
     view = _View(sheet)

@@ -238,20 +238,26 @@ def test_a_mutated_sheet_reads_the_same_or_is_refused_the_same(base, tmp_path, n
     assert_same_cold_and_warm(base, changed)
 
 
+def damages(data: bytes, alphabet: list[bytes], *, seed: int, n: int = 40):
+    """n seeded copies of `data`, each with 1–3 bytes runs cut out or characters of `alphabet` put in."""
+    rng = random.Random(seed)
+    for _ in range(n):
+        out = bytearray(data)
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(out))
+            if rng.random() < 0.5:
+                del out[pos:pos + rng.randint(1, 8)]
+            else:
+                out[pos:pos] = rng.choice(alphabet)
+        yield bytes(out)
+
+
 def test_random_damage_to_a_sheet_reads_the_same_or_is_refused_the_same(base, tmp_path):
     with zipfile.ZipFile(base) as z:
         sheet = z.read("xl/worksheets/sheet1.xml")
-    rng = random.Random(12)
     alphabet = [b"<", b">", b"/", b'"', b"&", b" ", b"\n", b"x", b"1", b"c", b"r", b"=", b"\xe4"]
-    for i in range(40):
-        data = bytearray(sheet)
-        for _ in range(rng.randint(1, 3)):
-            pos = rng.randrange(len(data))
-            if rng.random() < 0.5:
-                del data[pos:pos + rng.randint(1, 8)]
-            else:
-                data[pos:pos] = rng.choice(alphabet)
-        damaged_path = rewrite(base, tmp_path / f"r{i}.xlsx", "xl/worksheets/sheet1.xml", lambda _d, damaged=bytes(data): damaged)
+    for i, damaged in enumerate(damages(sheet, alphabet, seed=12)):
+        damaged_path = rewrite(base, tmp_path / f"r{i}.xlsx", "xl/worksheets/sheet1.xml", lambda _d, d=damaged: d)
         assert_same_cold_and_warm(base, damaged_path)
 
 
@@ -358,17 +364,9 @@ def test_random_damage_to_the_string_table_reads_the_same_or_is_refused_the_same
     with zipfile.ZipFile(base) as z:
         table = z.read("xl/sharedStrings.xml")
     table = SHARED_STRINGS["rich-text runs"](SHARED_STRINGS["phonetic runs"](table))
-    rng = random.Random(7)
     alphabet = [b"<", b">", b"/", b'"', b"&", b" ", b"\n", b"t", b"r", b"si", b"rPh", b"=", b"\xe4"]
-    for i in range(40):
-        data = bytearray(table)
-        for _ in range(rng.randint(1, 3)):
-            pos = rng.randrange(len(data))
-            if rng.random() < 0.5:
-                del data[pos:pos + rng.randint(1, 8)]
-            else:
-                data[pos:pos] = rng.choice(alphabet)
-        assert_same(rewrite(base, tmp_path / f"s{i}.xlsx", "xl/sharedStrings.xml", lambda _d, damaged=bytes(data): damaged))
+    for i, damaged in enumerate(damages(table, alphabet, seed=7)):
+        assert_same(rewrite(base, tmp_path / f"s{i}.xlsx", "xl/sharedStrings.xml", lambda _d, d=damaged: d))
 
 
 def test_rich_text_and_phonetic_string_tables_are_read_without_a_tree(base):

@@ -64,8 +64,6 @@ class _Node:
     valid: int = 0
     with_errors: int = 0
     missing: int = 0
-    units_expected: set = field(default_factory=set)
-    units_returned: set = field(default_factory=set)
     initial_budget: float | None = None
     budget: float = 0.0
     spent: float = 0.0

@@ -162,3 +162,22 @@ def test_when_the_second_process_fails_the_exports_are_written_here(tmp_path, mo
     monkeypatch.setattr(outputs, "_export", lambda summary, exports: os._exit(1))
     outputs.write_outputs(s, tmp_path / "汇总.xlsx", csv_dir=tmp_path / "csv", parallel=True)
     assert (tmp_path / "csv" / "projects.csv").read_text(encoding="utf-8-sig").count("\n") == 6
+
+
+def test_a_spill_left_by_a_killed_run_is_swept_a_day_later(tmp_path, monkeypatch):
+    import tempfile
+    import time
+
+    from xlperf.province import spill
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    old, fresh = tmp_path / "xlperf-summary-old", tmp_path / "xlperf-summary-fresh"
+    for folder in (old, fresh):
+        folder.mkdir()
+        (folder / "spill.sqlite").write_bytes(b"x")
+    two_days = time.time() - 48 * 3600
+    os.utime(old / "spill.sqlite", (two_days, two_days))
+    os.utime(old, (two_days, two_days))
+    (tmp_path / "someone-elses").mkdir()
+    spill.Spill()
+    assert not old.exists() and fresh.exists() and (tmp_path / "someone-elses").exists()

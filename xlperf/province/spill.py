@@ -14,16 +14,19 @@ it is gone; a forked exporter may open it again read-only (`reopen`).
 """
 from __future__ import annotations
 
+import glob
 import math
 import os
 import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from typing import Callable, Iterator
 
+STALE_HOURS = 24           # a spill folder this old belongs to a run that was killed
 BATCH = 500                # returns per executemany round
 CACHE_KIB = 4 * 1024       # SQLite page cache: bounded (and full by ~3,000 returns), whatever their number
 FETCH = 2000               # rows fetched per round trip when reading back
@@ -90,6 +93,7 @@ class Spill:
     """One summary's temporary database and its batched writers."""
 
     def __init__(self) -> None:
+        sweep_stale()
         self.folder = tempfile.mkdtemp(prefix="xlperf-summary-")
         self.path = os.path.join(self.folder, "spill.sqlite")
         self.conn = self._connect(self.path)
@@ -151,6 +155,19 @@ class Spill:
             yield from batch
             with self.lock:
                 batch = cur.fetchmany(FETCH)
+
+
+def sweep_stale(now: float | None = None) -> None:
+    """Spill folders left by a run that was killed (untouched for STALE_HOURS) are removed."""
+    limit = (now if now is not None else time.time()) - STALE_HOURS * 3600
+    for folder in glob.glob(os.path.join(tempfile.gettempdir(), "xlperf-summary-*")):
+        try:
+            newest = max([os.path.getmtime(folder)] + [os.path.getmtime(os.path.join(folder, f))
+                                                        for f in os.listdir(folder)])
+        except OSError:
+            continue
+        if newest < limit:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _remove(conn: sqlite3.Connection, folder: str) -> None:

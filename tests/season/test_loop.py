@@ -347,8 +347,10 @@ def test_status_and_the_summary_count_regions_the_same_way(tmp_path):
     rows = sample_roster(n_cities=2, counties_per_city=2, projects=1, seed=3)
     city_unit = rows[0].__class__(**{**rows[0].__dict__, "unit_code": "430100001", "unit_name": "长沙市医疗保障局",
                                      "region_code": "430100", "region_name": "长沙市", "project_code": "CITY01"})
+    own_unit = rows[0].__class__(**{**rows[0].__dict__, "unit_code": "430000001", "unit_name": "湖南省医疗保障局",
+                                    "region_code": "430000", "region_name": "湖南省本级", "project_code": "PROV01"})
     conn = ws.connect()
-    save_roster(conn, rows + [city_unit])
+    save_roster(conn, rows + [city_unit, own_unit])
     st = compute_status(conn)
     conn.close()
     by_level = {}
@@ -363,6 +365,11 @@ def test_status_and_the_summary_count_regions_the_same_way(tmp_path):
     summary_rows = {r["name"]: r["expected"] for r in summary.tables["regions"].rows}
     status_rows = {r.name: r.expected for r in [st.overall] + st.regions}
     assert summary_rows == status_rows                                     # same regions, same counts
+    from xlperf.season.status import LEVEL_ZH
+    summary_levels = {r["name"]: r["level"] for r in summary.tables["regions"].rows}
+    assert {r.name: LEVEL_ZH[r.level] for r in [st.overall] + st.regions} == {
+        **summary_levels, "合计": "全部"}                                   # 省本级 at province level in both
+    assert summary_levels["湖南省本级"] == "省本级"
 
 
 def test_a_changed_unit_name_is_reported_with_the_forms_own_label(tmp_path):

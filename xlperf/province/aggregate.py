@@ -412,11 +412,8 @@ def _distinct_by_node(s: _Sums, table: str, column: str, where: str) -> dict[str
 # ---- 项目明细, 指标明细, 指标分析, 问题清单, 未提交
 
 
-PROVINCE_OWN = "省本级"
-
-
-def _is_province_own(key: str, level: str, code: str) -> bool:
-    return key.endswith("/本级") and level == regions.CITY and regions.province_of(code) == code
+PROVINCE_OWN = regions.PROVINCE_OWN
+_is_province_own = regions.is_province_own
 
 
 def _place(chain: list[tuple[str, str, str, str]]) -> dict[str, str]:

@@ -177,6 +177,14 @@ def names_table(pairs) -> dict[str, str]:
     return names
 
 
+PROVINCE_OWN = "省本级"
+
+
+def is_province_own(key: str, level: str, code: str) -> bool:
+    """The leaf of a province's own units (湖南省本级): shown at province level, not as a 市."""
+    return key.endswith("/本级") and level == CITY and province_of(code) == code
+
+
 def chain(code: str, names: dict[str, str]) -> list[tuple[str, str, str, str]]:
     """(key, level, code, name) from province down to the leaf the unit sits in.
 

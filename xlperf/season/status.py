@@ -14,7 +14,7 @@ from . import db, regions
 
 @dataclass
 class RegionStatus:
-    level: str            # overall | province | city | county
+    level: str            # overall | province | province_own (省本级) | city | county
     code: str
     name: str
     expected: int = 0
@@ -118,7 +118,8 @@ def compute_status(conn) -> Status:
         code = regions.normalize_code(r["region_code"])
         for key, level, c, name in regions.chain(code, names):
             if key not in by_region:
-                by_region[key] = RegionStatus(level, c, name)
+                own = regions.is_province_own(key, level, c)      # as the summary workbook shows it
+                by_region[key] = RegionStatus("province_own" if own else level, c, name)
             bump(by_region[key], ret)
         if ret is None or ret["status"] != "valid":
             pending.append(Pending(
@@ -127,14 +128,14 @@ def compute_status(conn) -> Status:
                 "未提交" if ret is None else "有错误", 0 if ret is None else int(ret["errors"]),
                 "" if ret is None else ret["sha256"], None if ret is None else ret["id"]))
     # Depth-first: each province, then each city followed by its counties.
-    order = {"province": 0, "city": 1, "county": 2}
+    order = {"province": 0, "province_own": 1, "city": 1, "county": 2}
     regions_sorted = [by_region[k] for k in sorted(by_region, key=lambda k: (
         by_region[k].code[:2], "" if by_region[k].level == "province" else by_region[k].code[:4],
         order[by_region[k].level], k))]
     return Status(overall, regions_sorted, pending, len(db.unmatched_returns(conn)), problem_files(conn))
 
 
-LEVEL_ZH = {"overall": "全部", "province": "省", "city": "市", "county": "县（区）"}
+LEVEL_ZH = {"overall": "全部", "province": "省", "province_own": regions.PROVINCE_OWN, "city": "市", "county": "县（区）"}
 SOURCE_ZH = {"folder": "文件夹", "zip": "压缩包", "imap": "邮箱", "web": "网页"}
 PROBLEM_SHEET = "未处理文件"
 

@@ -97,6 +97,21 @@ def test_the_generated_workbook_and_the_mail_carry_the_units_link(season):
     assert any(link in b for b in bodies)
 
 
+def test_a_reminder_carries_the_units_link_too(season):
+    """The clerk who lost the first mail can upload from the reminder's link instead of replying."""
+    import email
+    from email import policy
+
+    from xlperf.season.remind import remind
+    remind(season.ws, dry_run=True)
+    mails = [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in season.ws.sent_dir.glob("*.eml")]
+    assert mails
+    for m in mails:
+        body = m.get_body(("plain",)).get_content()
+        unit = next(u for u in season.units() if season.rows(u)[0]["unit_name"] in body)
+        assert f"{BASE}/u/{season.token(unit)}" in body and "网页提交" in body
+
+
 def test_a_return_with_errors_lists_each_cell_and_offers_the_feedback_copy(season, app_for, tmp_path):
     twin = tmp_path / "twin"                      # the same workspace, to collect the same file by folder
     shutil.copytree(season.ws.root, twin)

@@ -18,10 +18,11 @@ from .generate import correction_inputs
 from .mail import Sender
 from .send import SendReport, contact_text, deadline_text, deliver
 from .status import Pending, compute_status
+from .weblink import link_note, unit_link
 from .workspace import Workspace
 
 
-def reminder_body(ws: Workspace, unit_name: str, items: list[tuple[Pending, list]]) -> str:
+def reminder_body(ws: Workspace, unit_name: str, items: list[tuple[Pending, list]], link: str = "") -> str:
     parts = [f"{unit_name}：\n\n以下{ws.year}年度项目支出绩效目标自评表尚未完成，请于{deadline_text(ws)}处理：\n"]
     for p, findings in items:
         if p.reason == "未提交":
@@ -29,6 +30,8 @@ def reminder_body(ws: Workspace, unit_name: str, items: list[tuple[Pending, list
         else:
             parts.append(f"■ {p.project_name}：已收到的自评表有 {p.errors} 个错误，请在附件中的更正表（已保留您填写的内容并标出问题单元格）中修改后重新提交：")
             parts.extend(f"    - {f.message}" for f in findings if f.severity == "error")
+    if link:
+        parts.append(f"\n{link_note(link)}")
     return "\n".join(parts) + f"\n\n{contact_text(ws)}谢谢配合。\n"
 
 
@@ -74,7 +77,7 @@ def remind(ws: Workspace, *, dry_run: bool = False, batch: str | None = None, se
                         missing.append(p.project_name)
                         report.failed.append(f"{p.unit_name}《{p.project_name}》：更正表未能生成（{_why(exc)}），"
                                              "催报邮件照发，但未附更正表")
-            body = reminder_body(ws, pend[0].unit_name, items)
+            body = reminder_body(ws, pend[0].unit_name, items, unit_link(ws, conn, pend[0].unit_code))
             if missing:
                 body += "\n（" + "、".join(missing) + " 的更正表未能生成，请按上面列出的问题修改。）\n"
             return (f"【催报】{ws.year}年度项目支出绩效目标自评表（{pend[0].unit_name}）",

@@ -234,6 +234,23 @@ def test_all_drafts_one_report_per_valid_return(province, tmp_path):
     assert all("2024年度自评报告" in p.name for p in drafted)
 
 
+def test_drafts_made_in_worker_processes_read_as_those_made_here(province, tmp_path, monkeypatch):
+    """A province drafts thousands of reports with --all: they are made in parallel, the same documents."""
+    from xlperf.report import workspace as wsr
+    ws, _ = province
+
+    def texts(folder: Path) -> dict[str, list[str]]:
+        return {p.name: [para.text for para in docx.Document(p).paragraphs] +
+                [c.text for t in docx.Document(p).tables for row in t.rows for c in row.cells]
+                for p in sorted(folder.glob("*.docx"))}
+    monkeypatch.setattr(wsr, "POOL_MIN", 10**9)
+    here = wsr.draft_all(ws, tmp_path / "here")
+    monkeypatch.setattr(wsr, "POOL_MIN", 1)
+    pooled = wsr.draft_all(ws, tmp_path / "pooled")
+    assert [p.name for p in pooled.written] == [p.name for p in here.written] and len(here.written) >= 2
+    assert texts(tmp_path / "pooled") == texts(tmp_path / "here")
+
+
 def test_the_province_report_figures_equal_the_summary_workbooks(province):
     ws, _ = province
     res = run(ws, "--province")

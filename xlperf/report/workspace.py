@@ -8,7 +8,10 @@ stored file.
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Callable
 
@@ -145,11 +148,45 @@ def draft_all(ws: Workspace, outdir: Path | None = None, *,
         out.skipped = [f"{r['unit_name']}《{r['project_name']}》："
                        + ("尚未收到回传" if r["id"] not in current else "最新一份回传有错误")
                        for r in rows if r["id"] not in current or current[r["id"]]["status"] != "valid"]
-        for ret in (progress(todo) if progress else todo):
-            out.written.append(_draft(ws, conn, ret, outdir))
+        drafting = _Drafting(ws, conn, todo, outdir)
+        out.written.extend(progress(drafting) if progress else drafting)
     finally:
         conn.close()
     return out
+
+
+POOL_MIN = 8          # fewer drafts are done before a pool has started
+
+
+class _Drafting:
+    """The drafts of `todo`, in order: in worker processes when there are enough of them (each
+    draft re-reads its file and draws charts, ~0.1 s), else here; sized, for a progress bar."""
+
+    def __init__(self, ws: Workspace, conn, todo: list, outdir: Path) -> None:
+        self.ws, self.conn, self.todo, self.outdir = ws, conn, todo, outdir
+
+    def __len__(self) -> int:
+        return len(self.todo)
+
+    def __iter__(self):
+        jobs = min(os.cpu_count() or 1, 4)
+        if jobs < 2 or len(self.todo) < POOL_MIN:
+            for ret in self.todo:
+                yield _draft(self.ws, self.conn, ret, self.outdir)
+            return
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_start, initargs=(self.ws,)) as pool:
+            yield from pool.map(_worker_draft, [dict(r) for r in self.todo], repeat(self.outdir), chunksize=4)
+
+
+_WORKER: dict = {}
+
+
+def _worker_start(ws: Workspace) -> None:
+    _WORKER["ws"], _WORKER["conn"] = ws, ws.connect()      # each process its own ledger connection
+
+
+def _worker_draft(ret: dict, outdir: Path) -> Path:
+    return _draft(_WORKER["ws"], _WORKER["conn"], ret, outdir)
 
 
 def draft_province(ws: Workspace, out: Path | None = None) -> tuple[Path, Path, Summary]:

@@ -348,12 +348,7 @@ def _overview(wb, fm: _Formats, s: Summary) -> None:
     # 等级分布：项目数
     first, last = blocks["grades"]
     if last >= first:
-        ch = wb.add_chart({"type": "column"})
-        ch.add_series({"name": "项目数", "categories": [sheet, first, col, last, col],
-                       "values": [sheet, first, col + 1, last, col + 1], "data_labels": {"value": True},
-                       "fill": {"color": "#5B9BD5"}})
-        ch.set_title({"name": "等级分布（项目数）"})
-        ch.set_legend({"none": True})
+        ch = _count_chart(wb, sheet, first, last, col, "等级分布（项目数）", "#5B9BD5")
         ch.set_y_axis({"name": "项目数", "major_gridlines": {"visible": True}})
         ws.insert_chart(anchor, ch, {"x_scale": 1.1, "y_scale": 1.0})
     chart_row = CHART_ROWS + 1
@@ -373,14 +368,20 @@ def _overview(wb, fm: _Formats, s: Summary) -> None:
         chart_row += math.ceil(CHART_ROWS * scale) + 1
     # 总分分布
     first, last = blocks["score_buckets"]
+    ch = _count_chart(wb, sheet, first, last, col, "总分分布", "#ED7D31")
+    ws.insert_chart(xl_rowcol_to_cell(chart_row, chart_col), ch, {"x_scale": 1.1})
+    _print_setup(ws, None)
+
+
+def _count_chart(wb, sheet: str, first: int, last: int, col: int, title: str, color: str):
+    """A column chart of 项目数 (the block's second column) by its first column."""
     ch = wb.add_chart({"type": "column"})
     ch.add_series({"name": "项目数", "categories": [sheet, first, col, last, col],
                    "values": [sheet, first, col + 1, last, col + 1], "data_labels": {"value": True},
-                   "fill": {"color": "#ED7D31"}})
-    ch.set_title({"name": "总分分布"})
+                   "fill": {"color": color}})
+    ch.set_title({"name": title})
     ch.set_legend({"none": True})
-    ws.insert_chart(xl_rowcol_to_cell(chart_row, chart_col), ch, {"x_scale": 1.1})
-    _print_setup(ws, None)
+    return ch
 
 
 def _regions(wb, fm: _Formats, s: Summary) -> None:

@@ -46,6 +46,7 @@ from .detect import ZIP_MAGIC, CellBudget, zip_format
 from .grid import Grid, Sheet
 from .hazards import package_hazards
 from .xlsx import (
+    field_names,
     rels_in,
     _APP_NS,
     _MAIN_NS,
@@ -187,15 +188,7 @@ def _workbook_of(data: bytes):
     sheets = tuple((el.get("name") or "", el.get("state") or "visible",
                     next((v for k, v in el.attrib.items() if k.endswith("}id")), None))
                    for el in (sheets_el if sheets_el is not None else ()))
-    names: dict[str, str] = {}
-    names_el = wb.find(ns + "definedNames")
-    if names_el is not None:
-        for dn in names_el:
-            name = dn.get("name") or ""
-            if dn.get("localSheetId") is not None or name.lower().startswith(("_xlnm.", "_xlfn.")) or not dn.text:
-                continue
-            names[name] = dn.text
-    return date1904, sheets, names
+    return date1904, sheets, field_names(wb.find(ns + "definedNames"))
 
 
 class _Bytes:

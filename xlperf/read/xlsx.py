@@ -191,6 +191,18 @@ class _Package:
         return {} if root is None else rels_in(d, root)
 
 
+def field_names(names_el) -> dict[str, str]:
+    """Workbook defined names that can name a form's field: sheet-local names, built-ins
+    (_xlnm.Print_Area) and Excel's hidden _xlfn. shims are not fields."""
+    names: dict[str, str] = {}
+    for dn in (names_el if names_el is not None else ()):
+        name = dn.get("name") or ""
+        if dn.get("localSheetId") is not None or name.lower().startswith(("_xlnm.", "_xlfn.")) or not dn.text:
+            continue
+        names[name] = dn.text
+    return names
+
+
 def rels_in(d: str, root: Element) -> dict[str, tuple[str, str]]:
     """Relationship id -> (type suffix, part name resolved against folder `d`) of a parsed rels part."""
     out: dict[str, tuple[str, str]] = {}
@@ -319,14 +331,7 @@ def _read(pkg: _Package, path, max_cells: int) -> Grid:
     for part, cell, what in package_hazards(list(pkg.names), pkg.read):
         grid.hazards.append((sheet_of_part.get(part, ""), cell, what))
 
-    names_el = wb.find(ns + "definedNames")
-    if names_el is not None:
-        for dn in names_el:
-            name = dn.get("name") or ""
-            # Sheet-local names, built-ins (_xlnm.Print_Area) and Excel's hidden _xlfn. shims are not fields.
-            if dn.get("localSheetId") is not None or name.lower().startswith(("_xlnm.", "_xlfn.")) or not dn.text:
-                continue
-            grid.defined_names[name] = dn.text
+    grid.defined_names.update(field_names(wb.find(ns + "definedNames")))
 
     app_part = next((n for t, n in root_rels.values() if t == "extended-properties"), "docProps/app.xml")
     if pkg.find(app_part) is not None:

@@ -371,8 +371,8 @@ def _region_table(s: _Sums, grades: list[str]) -> tuple[_Node, list[dict]]:
 
     def level(n: _Node) -> str:
         """省本级 is the province's own units: province level, not a 市."""
-        if _is_province_own(n.key, n.level, n.code):
-            return PROVINCE_OWN
+        if regions.is_province_own(n.key, n.level, n.code):
+            return regions.PROVINCE_OWN
         return LEVEL_ZH[n.level]
 
     def row(n: _Node) -> dict:
@@ -412,15 +412,11 @@ def _distinct_by_node(s: _Sums, table: str, column: str, where: str) -> dict[str
 # ---- 项目明细, 指标明细, 指标分析, 问题清单, 未提交
 
 
-PROVINCE_OWN = regions.PROVINCE_OWN
-_is_province_own = regions.is_province_own
-
-
 def _place(chain: list[tuple[str, str, str, str]]) -> dict[str, str]:
     out = {"province": "", "city": "", "county": ""}
     field_of = {regions.PROVINCE: "province", regions.CITY: "city", regions.COUNTY: "county"}
     for key, level, code, name in chain:
-        out[field_of[level]] = PROVINCE_OWN if _is_province_own(key, level, code) else name
+        out[field_of[level]] = regions.PROVINCE_OWN if regions.is_province_own(key, level, code) else name
     return out
 
 
